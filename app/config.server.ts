@@ -1,0 +1,96 @@
+import path from "node:path";
+import { z } from "zod";
+
+const boolean = z
+  .enum(["true", "false", "1", "0"], {
+    error: 'must be "true" or "false"',
+  })
+  .transform((v) => v === "true" || v === "1");
+
+const emailList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.email({ error: "must be a comma-separated list of e-mail addresses" }),
+    ),
+  );
+
+const positiveInt = (fallback: number) =>
+  z.coerce
+    .number({ error: "must be a whole number" })
+    .int({ error: "must be a whole number" })
+    .positive({ error: "must be greater than zero" })
+    .default(fallback);
+
+const schema = z.object({
+  NODE_ENV: z
+    .enum(["development", "production", "test"])
+    .default("development"),
+  PORT: z.coerce
+    .number({ error: "must be a port number" })
+    .int({ error: "must be a port number" })
+    .min(0, { error: "must be between 0 and 65535" })
+    .max(65535, { error: "must be between 0 and 65535" })
+    .default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATABASE_PATH: z.string().min(1).default("data/app.db"),
+  KEYS_DIR: z.string().min(1).default("keys"),
+  OUTBOX_DIR: z.string().min(1).default("data/outbox"),
+  SMTP_URL: z
+    .url({ protocol: /^smtps?$/, error: "must be an smtp:// or smtps:// URL" })
+    .optional(),
+  ALERT_FROM: z
+    .email({ error: "must be an e-mail address" })
+    .default("audit-trail@localhost"),
+  ADMIN_EMAILS: emailList.default([]),
+  /** Secure cookies need HTTPS; only a plain-http test or demo server turns them off. */
+  COOKIE_SECURE: boolean.optional(),
+  SESSION_IDLE_MINUTES: positiveInt(30),
+  TRUST_PROXY: boolean.default(false),
+  LOGIN_MAX_FAILURES_PER_USER: positiveInt(5),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: positiveInt(20),
+  LOGIN_WINDOW_MINUTES: positiveInt(15),
+  INVITATION_DAYS: positiveInt(7),
+  TRAIL_ORIGIN: z.string().min(1).default("ehr-audit-trail"),
+});
+
+export type Config = Omit<z.output<typeof schema>, "COOKIE_SECURE"> & {
+  COOKIE_SECURE: boolean;
+};
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads and checks the configuration; the error names every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "unset", as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  );
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`),
+    );
+  }
+  const c = result.data;
+  return {
+    ...c,
+    DATABASE_PATH: path.resolve(c.DATABASE_PATH),
+    KEYS_DIR: path.resolve(c.KEYS_DIR),
+    OUTBOX_DIR: path.resolve(c.OUTBOX_DIR),
+    COOKIE_SECURE: c.COOKIE_SECURE ?? c.NODE_ENV === "production",
+  };
+}

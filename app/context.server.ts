@@ -1,0 +1,20 @@
+import type { Config } from "./config.server";
+import { getConnection, type Connection } from "../db/connection";
+import { loadOrCreateKeys, type Keys } from "./keys.server";
+
+/** Everything a request handler or CLI command needs: checked configuration, keys and the database. */
+export type AppContext = {
+  config: Config;
+  keys: Keys;
+  conn: Connection;
+  now: () => number;
+};
+
+/** Builds the context once at start: keys are created or checked, and migrations are applied. */
+export function createAppContext(
+  config: Config,
+): AppContext & { keysCreated: boolean } {
+  const { keys, created } = loadOrCreateKeys(config.KEYS_DIR);
+  const conn = getConnection(config.DATABASE_PATH);
+  return { config, keys, conn, now: Date.now, keysCreated: created };
+}

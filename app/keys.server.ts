@@ -1,0 +1,194 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+} from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { sha256 } from "./crypto/hashing.server";
+
+export type Keys = {
+  signing: { privateKey: KeyObject; publicKey: KeyObject; keyId: string };
+  /** Every public key a verifier accepts, by key id: the current one and any retired ones. */
+  trustedPublicKeys: Map<string, KeyObject>;
+  fieldKey: Buffer;
+  blindIndexKey: Buffer;
+  sessionSecret: string;
+};
+
+export const KEY_FILES = {
+  signingPrivate: "signing-private.pem",
+  signingPublic: "signing-public.pem",
+  field: "field-aes256.key",
+  blindIndex: "blind-index-hmac.key",
+  session: "session.secret",
+} as const;
+
+/** Older public keys kept for verification after a rotation live here, one PEM per file. */
+export const RETIRED_KEYS_DIR = "retired";
+
+export class KeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyError";
+  }
+}
+
+/** The key id: SHA-256 over the public key's SubjectPublicKeyInfo DER, in hex. */
+export function keyIdOf(publicKey: KeyObject): string {
+  return sha256(publicKey.export({ type: "spki", format: "der" })).toString(
+    "hex",
+  );
+}
+
+function readKeyFile(dir: string, name: string): Buffer {
+  try {
+    return fs.readFileSync(path.join(dir, name));
+  } catch (error) {
+    throw new KeyError(
+      `Cannot read key file ${path.join(dir, name)}: ${(error as Error).message}`,
+    );
+  }
+}
+
+function readSymmetricKey(dir: string, name: string): Buffer {
+  const key = Buffer.from(
+    readKeyFile(dir, name).toString("utf8").trim(),
+    "base64",
+  );
+  if (key.length !== 32) {
+    throw new KeyError(
+      `Key file ${path.join(dir, name)} is corrupt: expected 32 base64 bytes`,
+    );
+  }
+  return key;
+}
+
+function parsePublicKey(file: string, pem: Buffer): KeyObject {
+  try {
+    return createPublicKey(pem);
+  } catch {
+    throw new KeyError(`Key file ${file} is corrupt: not a PEM public key`);
+  }
+}
+
+function writeSecret(dir: string, name: string, data: string): void {
+  // "wx" refuses to overwrite: keys are never replaced once they exist.
+  fs.writeFileSync(path.join(dir, name), data, { mode: 0o600, flag: "wx" });
+}
+
+function generateKeys(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+    modulusLength: 3072,
+  });
+  writeSecret(
+    dir,
+    KEY_FILES.signingPrivate,
+    privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+  );
+  fs.writeFileSync(
+    path.join(dir, KEY_FILES.signingPublic),
+    publicKey.export({ type: "spki", format: "pem" }) as string,
+    { mode: 0o644, flag: "wx" },
+  );
+  writeSecret(dir, KEY_FILES.field, randomBytes(32).toString("base64") + "\n");
+  writeSecret(
+    dir,
+    KEY_FILES.blindIndex,
+    randomBytes(32).toString("base64") + "\n",
+  );
+  writeSecret(
+    dir,
+    KEY_FILES.session,
+    randomBytes(32).toString("base64url") + "\n",
+  );
+}
+
+/** Loads the public keys a verifier trusts: the current one and those in `retired/`. */
+export function loadTrustedPublicKeys(dir: string): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>();
+  const current = path.join(dir, KEY_FILES.signingPublic);
+  const add = (file: string) => {
+    const key = parsePublicKey(file, fs.readFileSync(file));
+    keys.set(keyIdOf(key), key);
+  };
+  if (fs.existsSync(current)) add(current);
+  const retired = path.join(dir, RETIRED_KEYS_DIR);
+  if (fs.existsSync(retired)) {
+    for (const name of fs
+      .readdirSync(retired)
+      .filter((n) => n.endsWith(".pem"))
+      .sort()) {
+      add(path.join(retired, name));
+    }
+  }
+  return keys;
+}
+
+/**
+ * Loads the keys from `dir`, creating all of them when none exist yet. A partial set, or a
+ * corrupt file, is an error: new keys would make the data sealed under the old ones unreadable.
+ */
+export function loadOrCreateKeys(dir: string): {
+  keys: Keys;
+  created: boolean;
+} {
+  const names = Object.values(KEY_FILES);
+  const present = names.filter((n) => fs.existsSync(path.join(dir, n)));
+  let created = false;
+  if (present.length === 0) {
+    generateKeys(dir);
+    created = true;
+  } else if (present.length < names.length) {
+    const missing = names.filter((n) => !present.includes(n));
+    throw new KeyError(
+      `Key directory ${dir} is incomplete: missing ${missing.join(", ")}. ` +
+        "Restore them from your backup; new keys are not generated beside existing ones, " +
+        "because data sealed under the old keys would become unreadable.",
+    );
+  }
+
+  const privatePath = path.join(dir, KEY_FILES.signingPrivate);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(readKeyFile(dir, KEY_FILES.signingPrivate));
+  } catch (error) {
+    if (error instanceof KeyError) throw error;
+    throw new KeyError(
+      `Key file ${privatePath} is corrupt: not a PEM private key`,
+    );
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") {
+    throw new KeyError(`Key file ${privatePath} is not an RSA key`);
+  }
+  const publicPath = path.join(dir, KEY_FILES.signingPublic);
+  const publicKey = parsePublicKey(
+    publicPath,
+    readKeyFile(dir, KEY_FILES.signingPublic),
+  );
+  const keyId = keyIdOf(publicKey);
+  if (keyIdOf(createPublicKey(privateKey)) !== keyId) {
+    throw new KeyError(`${privatePath} and ${publicPath} are not one key pair`);
+  }
+  const sessionSecret = readKeyFile(dir, KEY_FILES.session)
+    .toString("utf8")
+    .trim();
+  if (sessionSecret.length < 32) {
+    throw new KeyError(
+      `Key file ${path.join(dir, KEY_FILES.session)} is corrupt: too short`,
+    );
+  }
+  return {
+    created,
+    keys: {
+      signing: { privateKey, publicKey, keyId },
+      trustedPublicKeys: loadTrustedPublicKeys(dir),
+      fieldKey: readSymmetricKey(dir, KEY_FILES.field),
+      blindIndexKey: readSymmetricKey(dir, KEY_FILES.blindIndex),
+      sessionSecret,
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { and, eq, isNull } from "drizzle-orm";
+import { invitations } from "../../db/schema";
+import type { AppContext } from "../context.server";
+import { generateCode, normalizeCode } from "../crypto/codes.server";
+import { decryptField, encryptField } from "../crypto/fields.server";
+import { keyedDigest } from "../crypto/hashing.server";
+import type { Role } from "./user.server";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Keyed hash over the role and the code: the code itself is never stored. */
+function codeHash(ctx: AppContext, role: Role, code: string): Buffer {
+  return keyedDigest(ctx.keys.blindIndexKey, [
+    "ehr-audit-invitation",
+    role,
+    normalizeCode(code),
+  ]);
+}
+
+export type IssuedInvitation = {
+  id: string;
+  code: string;
+  role: Role;
+  expiresAt: Date;
+};
+
+/** Issues a single-use code; a patient code carries the patient ID the account will be bound to. */
+export function createInvitation(
+  ctx: AppContext,
+  options: { role: Role; patientId?: string; days?: number },
+): IssuedInvitation {
+  const { role } = options;
+  const patientId = options.patientId?.trim();
+  if (role === "patient" && !patientId)
+    throw new Error("a patient invitation needs a patient ID");
+  if (role === "auditor" && patientId)
+    throw new Error("an auditor invitation takes no patient ID");
+  const id = randomUUID();
+  const code = generateCode();
+  const now = ctx.now();
+  const expiresAt = now + (options.days ?? ctx.config.INVITATION_DAYS) * DAY_MS;
+  ctx.conn.db
+    .insert(invitations)
+    .values({
+      id,
+      codeHash: codeHash(ctx, role, code),
+      role,
+      patientIdEnc: patientId
+        ? encryptField(ctx.keys.fieldKey, patientId, {
+            table: "invitations",
+            column: "patient_id",
+            rowId: id,
+          })
+        : null,
+      createdAt: now,
+      expiresAt,
+    })
+    .run();
+  return { id, code, role, expiresAt: new Date(expiresAt) };
+}
+
+export type InvitationCheck =
+  | { ok: true; id: string; patientId: string | null }
+  | { ok: false; message: string };
+
+const OTHER_ROLE: Record<Role, Role> = {
+  patient: "auditor",
+  auditor: "patient",
+};
+const ROLE_NAMES: Record<Role, string> = {
+  patient: "a patient",
+  auditor: "an audit company",
+};
+
+/** Finds a usable invitation of `role` for `code`; run it in the transaction that consumes it. */
+export function checkInvitation(
+  ctx: AppContext,
+  role: Role,
+  code: string,
+): InvitationCheck {
+  if (!normalizeCode(code))
+    return { ok: false, message: "Enter the code from your invitation." };
+  const row = ctx.conn.db
+    .select()
+    .from(invitations)
+    .where(eq(invitations.codeHash, codeHash(ctx, role, code)))
+    .get();
+  if (!row || row.role !== role) {
+    const other = OTHER_ROLE[role];
+    const forOther = ctx.conn.db
+      .select({ id: invitations.id })
+      .from(invitations)
+      .where(eq(invitations.codeHash, codeHash(ctx, other, code)))
+      .get();
+    return forOther
+      ? {
+          ok: false,
+          message: `This code is for ${ROLE_NAMES[other]} account, not ${ROLE_NAMES[role]} account.`,
+        }
+      : { ok: false, message: "This invitation code is not valid." };
+  }
+  if (row.usedAt !== null)
+    return {
+      ok: false,
+      message: "This invitation code has already been used.",
+    };
+  if (row.expiresAt <= ctx.now())
+    return { ok: false, message: "This invitation code has expired." };
+  const patientId = row.patientIdEnc
+    ? decryptField(ctx.keys.fieldKey, row.patientIdEnc, {
+        table: "invitations",
+        column: "patient_id",
+        rowId: row.id,
+      })
+    : null;
+  if (role === "patient" && !patientId) {
+    return { ok: false, message: "This invitation code is not valid." };
+  }
+  return { ok: true, id: row.id, patientId };
+}
+
+/** Marks an invitation used by `userId`; false when another registration took it first. */
+export function consumeInvitation(
+  ctx: AppContext,
+  id: string,
+  userId: string,
+): boolean {
+  const result = ctx.conn.db
+    .update(invitations)
+    .set({ usedAt: ctx.now(), usedBy: userId })
+    .where(and(eq(invitations.id, id), isNull(invitations.usedAt)))
+    .run();
+  return result.changes === 1;
+}

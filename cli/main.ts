@@ -1,0 +1,107 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../app/config.server";
+import { createAppContext, type AppContext } from "../app/context.server";
+import { KeyError } from "../app/keys.server";
+import { createInvitation } from "../app/models/invitation.server";
+import { DEMO_LOGINS, seedDemoUsers } from "../app/services/demo.server";
+
+export class UsageError extends Error {}
+
+const HELP = `EHR audit trail command line
+
+Usage: npm run cli -- <command> [options]
+
+Commands:
+  invite patient --patient-id <MRN> [--days N]
+                      Print a single-use activation code for a patient account bound to <MRN>.
+  invite auditor [--days N]
+                      Print a single-use invitation code for an audit company account.
+  demo                Create the demo accounts in the configured database and print their logins.
+  help                Show this help.
+
+The database and keys come from DATABASE_PATH and KEYS_DIR (defaults: data/app.db, keys/).
+Exit codes: 0 success, 1 failure, 2 usage error.`;
+
+function context(): AppContext {
+  return createAppContext(loadConfig(process.env));
+}
+
+function parseDays(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1 || days > 365) {
+    throw new UsageError("--days must be a whole number from 1 to 365");
+  }
+  return days;
+}
+
+function invite(args: string[]): void {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { "patient-id": { type: "string" }, days: { type: "string" } },
+    allowPositionals: true,
+  });
+  const [role, ...extra] = positionals;
+  if ((role !== "patient" && role !== "auditor") || extra.length > 0) {
+    throw new UsageError("invite takes one user type: patient or auditor");
+  }
+  const patientId = values["patient-id"]?.trim();
+  if (role === "patient" && !patientId) {
+    throw new UsageError("invite patient needs --patient-id <MRN>");
+  }
+  if (role === "auditor" && patientId !== undefined) {
+    throw new UsageError("invite auditor takes no --patient-id");
+  }
+  const days = parseDays(values.days);
+  const issued = createInvitation(context(), { role, patientId, days });
+  console.log(issued.code);
+  console.error(
+    `Single-use ${role} code${patientId ? ` for patient ${patientId}` : ""}, valid until ${issued.expiresAt.toISOString()}.`,
+  );
+}
+
+async function demo(): Promise<void> {
+  const created = await seedDemoUsers(context());
+  console.log(`${created} demo account(s) created.`);
+  for (const l of DEMO_LOGINS)
+    console.log(`  ${l.role.padEnd(8)} ${l.username} / ${l.password}`);
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(HELP);
+        return command === undefined ? 2 : 0;
+      case "invite":
+        invite(rest);
+        return 0;
+      case "demo":
+        await demo();
+        return 0;
+      default:
+        throw new UsageError(`unknown command: ${command}`);
+    }
+  } catch (error) {
+    if (
+      error instanceof UsageError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      console.error(
+        `error: ${(error as Error).message}\nRun "npm run cli -- --help" for usage.`,
+      );
+      return 2;
+    }
+    if (error instanceof ConfigError || error instanceof KeyError) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await runCli(process.argv.slice(2));

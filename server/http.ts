@@ -1,0 +1,122 @@
+import { randomBytes } from "node:crypto";
+import type { Server } from "node:http";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createRequestHandler } from "@remix-run/express";
+import type { ServerBuild } from "@remix-run/node";
+import express from "express";
+import type { Config } from "../app/config.server";
+import { createAppContext, type AppContext } from "../app/context.server";
+
+export const PROJECT_ROOT = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+);
+export const BUILD_ENTRY = path.join(PROJECT_ROOT, "build", "index.js");
+
+function contentSecurityPolicy(nonce: string): string {
+  return [
+    "default-src 'self'",
+    `script-src 'self' 'nonce-${nonce}'`,
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/** Express app: security headers on every response, static assets, then Remix. */
+export function createHttpApp(
+  ctx: AppContext,
+  build: ServerBuild,
+): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  if (ctx.config.TRUST_PROXY) app.set("trust proxy", true);
+  app.use((_req, res, next) => {
+    const nonce = randomBytes(16).toString("base64");
+    res.locals.cspNonce = nonce;
+    res.set({
+      "Content-Security-Policy": contentSecurityPolicy(nonce),
+      "X-Frame-Options": "DENY",
+      "X-Content-Type-Options": "nosniff",
+      "Referrer-Policy": "no-referrer",
+      "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+      "Cross-Origin-Opener-Policy": "same-origin",
+      // Pages carry PHI: no shared or browser cache keeps them. Static assets override this.
+      "Cache-Control": "no-store",
+    });
+    if (ctx.config.COOKIE_SECURE) {
+      res.set(
+        "Strict-Transport-Security",
+        "max-age=31536000; includeSubDomains",
+      );
+    }
+    next();
+  });
+  app.use(
+    "/build",
+    express.static(path.join(PROJECT_ROOT, "public", "build"), {
+      immutable: true,
+      maxAge: "1y",
+    }),
+  );
+  app.use(express.static(path.join(PROJECT_ROOT, "public"), { maxAge: "1h" }));
+  app.all(
+    "*",
+    createRequestHandler({
+      build,
+      mode: ctx.config.NODE_ENV,
+      getLoadContext: (req, res) => ({
+        app: ctx,
+        cspNonce: res.locals.cspNonce as string,
+        clientAddress: req.ip ?? req.socket.remoteAddress ?? "unknown",
+      }),
+    }),
+  );
+  return app;
+}
+
+export type RunningServer = {
+  ctx: AppContext;
+  server: Server;
+  url: string;
+  close: () => Promise<void>;
+};
+
+/** Opens the database and keys, then listens; throws ConfigError or KeyError before listening. */
+export async function startServer(
+  config: Config,
+): Promise<RunningServer & { keysCreated: boolean }> {
+  const ctx = createAppContext(config);
+  const build = (await import(pathToFileURL(BUILD_ENTRY).href)) as ServerBuild;
+  const app = createHttpApp(ctx, build);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once("error", reject);
+  });
+  const address = server.address();
+  const port =
+    typeof address === "object" && address ? address.port : config.PORT;
+  const host = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(config.HOST)
+    ? "localhost"
+    : config.HOST;
+  return {
+    ctx,
+    server,
+    keysCreated: ctx.keysCreated,
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => {
+          ctx.conn.sqlite.close();
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}

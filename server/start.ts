@@ -1,0 +1,4 @@
+import { serve } from "./main";
+
+const running = await serve(process.env);
+console.log(`EHR audit trail listening on ${running.url}`);
