@@ -1,10 +1,5 @@
 import { randomBytes } from "node:crypto";
-import {
-  createSessionStorage,
-  data,
-  redirect,
-  type SessionStorage,
-} from "@remix-run/node";
+import { createSessionStorage, data, redirect, type SessionStorage } from "@remix-run/node";
 import { and, eq, gt } from "drizzle-orm";
 import { Authenticator } from "remix-auth";
 import { FormStrategy } from "remix-auth-form";
@@ -12,15 +7,9 @@ import { sessions } from "../db/schema";
 import type { AppContext } from "./context.server";
 import { sha256 } from "./crypto/hashing.server";
 import { burnPasswordCheck, verifyPassword } from "./crypto/password.server";
-import {
-  findUserForLogin,
-  getUserById,
-  type Role,
-  type User,
-} from "./models/user.server";
+import { findUserForLogin, getUserById, type Role, type User } from "./models/user.server";
 
-export const WRONG_LOGIN =
-  "Username-password combination is wrong for your user type";
+export const WRONG_LOGIN = "Username-password combination is wrong for your user type";
 
 type SessionData = { userId: string };
 
@@ -71,12 +60,7 @@ function createAuth(ctx: AppContext): Auth {
       const row = table
         .select()
         .from(sessions)
-        .where(
-          and(
-            eq(sessions.idHash, idHash(id)),
-            gt(sessions.expiresAt, ctx.now()),
-          ),
-        )
+        .where(and(eq(sessions.idHash, idHash(id)), gt(sessions.expiresAt, ctx.now())))
         .get();
       return row ? (JSON.parse(row.data) as SessionData) : null;
     },
@@ -144,11 +128,7 @@ export async function startSession(
   });
 }
 
-export async function endSession(
-  ctx: AppContext,
-  request: Request,
-  redirectTo: string,
-) {
+export async function endSession(ctx: AppContext, request: Request, redirectTo: string) {
   const { storage } = getAuth(ctx);
   const session = await storage.getSession(request.headers.get("Cookie"));
   return redirect(redirectTo, {

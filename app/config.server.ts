@@ -15,11 +15,7 @@ const emailList = z
       .map((s) => s.trim())
       .filter(Boolean),
   )
-  .pipe(
-    z.array(
-      z.email({ error: "must be a comma-separated list of e-mail addresses" }),
-    ),
-  );
+  .pipe(z.array(z.email({ error: "must be a comma-separated list of e-mail addresses" })));
 
 const positiveInt = (fallback: number) =>
   z.coerce
@@ -29,9 +25,7 @@ const positiveInt = (fallback: number) =>
     .default(fallback);
 
 const schema = z.object({
-  NODE_ENV: z
-    .enum(["development", "production", "test"])
-    .default("development"),
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce
     .number({ error: "must be a port number" })
     .int({ error: "must be a port number" })
@@ -42,12 +36,8 @@ const schema = z.object({
   DATABASE_PATH: z.string().min(1).default("data/app.db"),
   KEYS_DIR: z.string().min(1).default("keys"),
   OUTBOX_DIR: z.string().min(1).default("data/outbox"),
-  SMTP_URL: z
-    .url({ protocol: /^smtps?$/, error: "must be an smtp:// or smtps:// URL" })
-    .optional(),
-  ALERT_FROM: z
-    .email({ error: "must be an e-mail address" })
-    .default("audit-trail@localhost"),
+  SMTP_URL: z.url({ protocol: /^smtps?$/, error: "must be an smtp:// or smtps:// URL" }).optional(),
+  ALERT_FROM: z.email({ error: "must be an e-mail address" }).default("audit-trail@localhost"),
   ADMIN_EMAILS: emailList.default([]),
   /** Secure cookies need HTTPS; only a plain-http test or demo server turns them off. */
   COOKIE_SECURE: boolean.optional(),
@@ -66,9 +56,7 @@ export type Config = Omit<z.output<typeof schema>, "COOKIE_SECURE"> & {
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
-    super(
-      `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "ConfigError";
   }
 }
@@ -81,9 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   const result = schema.safeParse(present);
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`),
-    );
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const c = result.data;
   return {

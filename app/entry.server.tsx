@@ -21,11 +21,7 @@ export default function handleRequest(
     let shellRendered = false;
     const { pipe, abort } = renderToPipeableStream(
       <NonceProvider value={nonce}>
-        <RemixServer
-          context={remixContext}
-          url={request.url}
-          abortDelay={streamTimeout}
-        />
+        <RemixServer context={remixContext} url={request.url} abortDelay={streamTimeout} />
       </NonceProvider>,
       {
         nonce,

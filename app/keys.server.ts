@@ -1,9 +1,4 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-} from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -38,30 +33,21 @@ export class KeyError extends Error {
 
 /** The key id: SHA-256 over the public key's SubjectPublicKeyInfo DER, in hex. */
 export function keyIdOf(publicKey: KeyObject): string {
-  return sha256(publicKey.export({ type: "spki", format: "der" })).toString(
-    "hex",
-  );
+  return sha256(publicKey.export({ type: "spki", format: "der" })).toString("hex");
 }
 
 function readKeyFile(dir: string, name: string): Buffer {
   try {
     return fs.readFileSync(path.join(dir, name));
   } catch (error) {
-    throw new KeyError(
-      `Cannot read key file ${path.join(dir, name)}: ${(error as Error).message}`,
-    );
+    throw new KeyError(`Cannot read key file ${path.join(dir, name)}: ${(error as Error).message}`);
   }
 }
 
 function readSymmetricKey(dir: string, name: string): Buffer {
-  const key = Buffer.from(
-    readKeyFile(dir, name).toString("utf8").trim(),
-    "base64",
-  );
+  const key = Buffer.from(readKeyFile(dir, name).toString("utf8").trim(), "base64");
   if (key.length !== 32) {
-    throw new KeyError(
-      `Key file ${path.join(dir, name)} is corrupt: expected 32 base64 bytes`,
-    );
+    throw new KeyError(`Key file ${path.join(dir, name)} is corrupt: expected 32 base64 bytes`);
   }
   return key;
 }
@@ -95,16 +81,8 @@ function generateKeys(dir: string): void {
     { mode: 0o644, flag: "wx" },
   );
   writeSecret(dir, KEY_FILES.field, randomBytes(32).toString("base64") + "\n");
-  writeSecret(
-    dir,
-    KEY_FILES.blindIndex,
-    randomBytes(32).toString("base64") + "\n",
-  );
-  writeSecret(
-    dir,
-    KEY_FILES.session,
-    randomBytes(32).toString("base64url") + "\n",
-  );
+  writeSecret(dir, KEY_FILES.blindIndex, randomBytes(32).toString("base64") + "\n");
+  writeSecret(dir, KEY_FILES.session, randomBytes(32).toString("base64url") + "\n");
 }
 
 /** Loads the public keys a verifier trusts: the current one and those in `retired/`. */
@@ -157,29 +135,20 @@ export function loadOrCreateKeys(dir: string): {
     privateKey = createPrivateKey(readKeyFile(dir, KEY_FILES.signingPrivate));
   } catch (error) {
     if (error instanceof KeyError) throw error;
-    throw new KeyError(
-      `Key file ${privatePath} is corrupt: not a PEM private key`,
-    );
+    throw new KeyError(`Key file ${privatePath} is corrupt: not a PEM private key`);
   }
   if (privateKey.asymmetricKeyType !== "rsa") {
     throw new KeyError(`Key file ${privatePath} is not an RSA key`);
   }
   const publicPath = path.join(dir, KEY_FILES.signingPublic);
-  const publicKey = parsePublicKey(
-    publicPath,
-    readKeyFile(dir, KEY_FILES.signingPublic),
-  );
+  const publicKey = parsePublicKey(publicPath, readKeyFile(dir, KEY_FILES.signingPublic));
   const keyId = keyIdOf(publicKey);
   if (keyIdOf(createPublicKey(privateKey)) !== keyId) {
     throw new KeyError(`${privatePath} and ${publicPath} are not one key pair`);
   }
-  const sessionSecret = readKeyFile(dir, KEY_FILES.session)
-    .toString("utf8")
-    .trim();
+  const sessionSecret = readKeyFile(dir, KEY_FILES.session).toString("utf8").trim();
   if (sessionSecret.length < 32) {
-    throw new KeyError(
-      `Key file ${path.join(dir, KEY_FILES.session)} is corrupt: too short`,
-    );
+    throw new KeyError(`Key file ${path.join(dir, KEY_FILES.session)} is corrupt: too short`);
   }
   return {
     created,

@@ -1,8 +1,4 @@
-import type {
-  LinksFunction,
-  LoaderFunctionArgs,
-  MetaFunction,
-} from "@remix-run/node";
+import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import {
   Form,
   Link,
@@ -31,9 +27,7 @@ export const meta: MetaFunction = () => [{ title: "EHR Audit Trail" }];
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const found = await getOptionalUser(context.app, request);
   return {
-    viewer: found
-      ? { name: found.user.name, roleLabel: ROLE_LABELS[found.user.role] }
-      : null,
+    viewer: found ? { name: found.user.name, roleLabel: ROLE_LABELS[found.user.role] } : null,
   };
 }
 
@@ -92,9 +86,7 @@ export function ErrorBoundary() {
   const status = isRouteErrorResponse(error) ? error.status : 500;
   return (
     <section className="card" aria-labelledby="error-title">
-      <h1 id="error-title">
-        {status === 404 ? "Page not found" : "Something went wrong"}
-      </h1>
+      <h1 id="error-title">{status === 404 ? "Page not found" : "Something went wrong"}</h1>
       <p>
         {status === 404
           ? "There is no page at this address."

@@ -63,8 +63,7 @@ function invite(args: string[]): void {
 async function demo(): Promise<void> {
   const created = await seedDemoUsers(context());
   console.log(`${created} demo account(s) created.`);
-  for (const l of DEMO_LOGINS)
-    console.log(`  ${l.role.padEnd(8)} ${l.username} / ${l.password}`);
+  for (const l of DEMO_LOGINS) console.log(`  ${l.role.padEnd(8)} ${l.username} / ${l.password}`);
 }
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -91,9 +90,7 @@ export async function runCli(argv: string[]): Promise<number> {
       error instanceof UsageError ||
       (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
     ) {
-      console.error(
-        `error: ${(error as Error).message}\nRun "npm run cli -- --help" for usage.`,
-      );
+      console.error(`error: ${(error as Error).message}\nRun "npm run cli -- --help" for usage.`);
       return 2;
     }
     if (error instanceof ConfigError || error instanceof KeyError) {

@@ -19,8 +19,7 @@ export const MIGRATIONS_FOLDER = path.resolve(
 
 /** Opens a SQLite file with the pragmas the trail relies on, and applies pending migrations. */
 export function openDatabase(file: string): Connection {
-  if (file !== ":memory:")
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("busy_timeout = 5000");
@@ -48,7 +47,6 @@ export function getConnection(file: string): Connection {
 
 /** Closes every cached connection (tests, shutdown). */
 export function closeConnections(): void {
-  for (const c of cache.__ehrConnections?.values() ?? [])
-    if (c.sqlite.open) c.sqlite.close();
+  for (const c of cache.__ehrConnections?.values() ?? []) if (c.sqlite.open) c.sqlite.close();
   cache.__ehrConnections?.clear();
 }

@@ -1,11 +1,5 @@
 import { sql } from "drizzle-orm";
-import {
-  blob,
-  index,
-  integer,
-  sqliteTable,
-  text,
-} from "drizzle-orm/sqlite-core";
+import { blob, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 // Every *_enc column is AES-256-GCM ciphertext bound to its table, column and row id;
 // every *_index column is an HMAC-SHA-256 blind index. No column holds PII in the clear.
@@ -17,17 +11,21 @@ export const users = sqliteTable("users", {
   usernameEnc: blob("username_enc", { mode: "buffer" }).notNull(),
   passwordEnc: blob("password_enc", { mode: "buffer" }).notNull(),
   roleEnc: blob("role_enc", { mode: "buffer" }).notNull(),
-  patientIdEnc: blob("patient_id_enc", { mode: "buffer" }),
+  /** Sealed for every user ("" for auditors), so its presence does not reveal the role. */
+  patientIdEnc: blob("patient_id_enc", { mode: "buffer" }).notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
 
 export const invitations = sqliteTable("invitations", {
   id: text("id").primaryKey(),
-  /** HMAC over the role and the code: a code only matches the role it was issued for. */
+  /**
+   * HMAC over the role and the code: a code only matches the role it was issued for. The role
+   * is stored nowhere else, so the used invitation does not reveal its user's role.
+   */
   codeHash: blob("code_hash", { mode: "buffer" }).notNull().unique(),
-  role: text("role", { enum: ["patient", "auditor"] }).notNull(),
-  patientIdEnc: blob("patient_id_enc", { mode: "buffer" }),
+  /** Sealed for every invitation ("" for auditors). */
+  patientIdEnc: blob("patient_id_enc", { mode: "buffer" }).notNull(),
   createdAt: integer("created_at").notNull(),
   expiresAt: integer("expires_at").notNull(),
   usedAt: integer("used_at"),

@@ -1,8 +1,7 @@
 CREATE TABLE `invitations` (
 	`id` text PRIMARY KEY NOT NULL,
 	`code_hash` blob NOT NULL,
-	`role` text NOT NULL,
-	`patient_id_enc` blob,
+	`patient_id_enc` blob NOT NULL,
 	`created_at` integer NOT NULL,
 	`expires_at` integer NOT NULL,
 	`used_at` integer,
@@ -36,7 +35,7 @@ CREATE TABLE `users` (
 	`username_enc` blob NOT NULL,
 	`password_enc` blob NOT NULL,
 	`role_enc` blob NOT NULL,
-	`patient_id_enc` blob,
+	`patient_id_enc` blob NOT NULL,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL
 );

@@ -7,9 +7,7 @@ function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    const mtime = entry.isDirectory()
-      ? newestMtime(full)
-      : fs.statSync(full).mtimeMs;
+    const mtime = entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs;
     newest = Math.max(newest, mtime);
   }
   return newest;
@@ -17,9 +15,7 @@ function newestMtime(dir: string): number {
 
 /** Runs `remix build` when there is no build, or the app's sources are newer than it. */
 export function ensureBuild(): void {
-  const built = fs.existsSync(BUILD_ENTRY)
-    ? fs.statSync(BUILD_ENTRY).mtimeMs
-    : 0;
+  const built = fs.existsSync(BUILD_ENTRY) ? fs.statSync(BUILD_ENTRY).mtimeMs : 0;
   const sources = Math.max(
     newestMtime(path.join(PROJECT_ROOT, "app")),
     newestMtime(path.join(PROJECT_ROOT, "db")),
@@ -28,10 +24,7 @@ export function ensureBuild(): void {
   console.log("Building the app (remix build)…");
   const result = spawnSync(
     process.execPath,
-    [
-      path.join(PROJECT_ROOT, "node_modules/@remix-run/dev/dist/cli.js"),
-      "build",
-    ],
+    [path.join(PROJECT_ROOT, "node_modules/@remix-run/dev/dist/cli.js"), "build"],
     {
       cwd: PROJECT_ROOT,
       stdio: "inherit",

@@ -8,10 +8,7 @@ import express from "express";
 import type { Config } from "../app/config.server";
 import { createAppContext, type AppContext } from "../app/context.server";
 
-export const PROJECT_ROOT = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-);
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const BUILD_ENTRY = path.join(PROJECT_ROOT, "build", "index.js");
 
 function contentSecurityPolicy(nonce: string): string {
@@ -30,10 +27,7 @@ function contentSecurityPolicy(nonce: string): string {
 }
 
 /** Express app: security headers on every response, static assets, then Remix. */
-export function createHttpApp(
-  ctx: AppContext,
-  build: ServerBuild,
-): express.Express {
+export function createHttpApp(ctx: AppContext, build: ServerBuild): express.Express {
   const app = express();
   app.disable("x-powered-by");
   if (ctx.config.TRUST_PROXY) app.set("trust proxy", true);
@@ -51,10 +45,7 @@ export function createHttpApp(
       "Cache-Control": "no-store",
     });
     if (ctx.config.COOKIE_SECURE) {
-      res.set(
-        "Strict-Transport-Security",
-        "max-age=31536000; includeSubDomains",
-      );
+      res.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     }
     next();
   });
@@ -100,8 +91,7 @@ export async function startServer(
     s.once("error", reject);
   });
   const address = server.address();
-  const port =
-    typeof address === "object" && address ? address.port : config.PORT;
+  const port = typeof address === "object" && address ? address.port : config.PORT;
   const host = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(config.HOST)
     ? "localhost"
     : config.HOST;

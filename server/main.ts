@@ -8,15 +8,11 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<RunningServer> {
   try {
     const config = loadConfig(env);
     if (!fs.existsSync(BUILD_ENTRY)) {
-      throw new ConfigError([
-        `no production build at ${BUILD_ENTRY}: run "npm run build" first`,
-      ]);
+      throw new ConfigError([`no production build at ${BUILD_ENTRY}: run "npm run build" first`]);
     }
     const running = await startServer(config);
     if (running.keysCreated) {
-      console.log(
-        `Created new keys in ${config.KEYS_DIR}. Back them up now (see keys/README.md).`,
-      );
+      console.log(`Created new keys in ${config.KEYS_DIR}. Back them up now (see keys/README.md).`);
     }
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.once(signal, () => {

@@ -8,18 +8,9 @@ type FieldProps = InputHTMLAttributes<HTMLInputElement> & {
 };
 
 /** A labelled input whose error and hint are tied to it for screen readers. */
-export function Field({
-  name,
-  label,
-  error,
-  hint,
-  type = "text",
-  ...input
-}: FieldProps) {
+export function Field({ name, label, error, hint, type = "text", ...input }: FieldProps) {
   const id = `field-${name}`;
-  const described = [hint && `${id}-hint`, error && `${id}-error`]
-    .filter(Boolean)
-    .join(" ");
+  const described = [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(" ");
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>

@@ -23,9 +23,5 @@ export function generateCode(bytes = 20): string {
 
 /** Canonical form of a typed code: case, spaces and dashes do not matter; O reads as 0, I and L as 1. */
 export function normalizeCode(input: string): string {
-  return input
-    .toUpperCase()
-    .replace(/[\s-]/g, "")
-    .replace(/O/g, "0")
-    .replace(/[IL]/g, "1");
+  return input.toUpperCase().replace(/[\s-]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
 }

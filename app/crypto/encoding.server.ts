@@ -15,15 +15,13 @@ export function encodeFields(fields: readonly Field[]): Buffer {
       parts.push(Buffer.from("n"));
     } else if (typeof field === "number" || typeof field === "bigint") {
       const n = BigInt(field);
-      if (n < 0n || n > 0xffffffffffffffffn)
-        throw new RangeError(`integer out of range: ${n}`);
+      if (n < 0n || n > 0xffffffffffffffffn) throw new RangeError(`integer out of range: ${n}`);
       const b = Buffer.alloc(9);
       b.write("u", 0);
       b.writeBigUInt64BE(n, 1);
       parts.push(b);
     } else {
-      const bytes =
-        typeof field === "string" ? Buffer.from(field, "utf8") : field;
+      const bytes = typeof field === "string" ? Buffer.from(field, "utf8") : field;
       if (bytes.length >= NULL_LENGTH) throw new RangeError("field too long");
       const head = Buffer.alloc(5);
       head.write(typeof field === "string" ? "s" : "b", 0);

@@ -4,15 +4,16 @@ import { encodeFields } from "./encoding.server";
 const VERSION = 1;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+// Plaintexts are padded to a multiple of this many bytes, so a ciphertext's length tells little
+// (an empty value and a short one look alike).
+const PAD_BLOCK = 32;
 
 /** Where a ciphertext lives; it is bound into the AAD so it cannot be moved elsewhere. */
 export type FieldLocation = { table: string; column: string; rowId: string };
 
 export class DecryptionError extends Error {
   constructor(public readonly location: FieldLocation) {
-    super(
-      `cannot decrypt ${location.table}.${location.column} of row ${location.rowId}`,
-    );
+    super(`cannot decrypt ${location.table}.${location.column} of row ${location.rowId}`);
     this.name = "DecryptionError";
   }
 }
@@ -21,36 +22,39 @@ function aad({ table, column, rowId }: FieldLocation): Buffer {
   return encodeFields(["ehr-audit-field", VERSION, table, column, rowId]);
 }
 
-/** AES-256-GCM with a fresh 96-bit nonce; output is version ‖ nonce ‖ ciphertext ‖ tag. */
-export function encryptField(
-  key: Buffer,
-  plaintext: string,
-  location: FieldLocation,
-): Buffer {
+/** ISO/IEC 7816-4 padding: 0x80, then zeros up to the next multiple of PAD_BLOCK. */
+function pad(plaintext: string): Buffer {
+  const bytes = Buffer.from(plaintext, "utf8");
+  const padded = Buffer.alloc((Math.floor(bytes.length / PAD_BLOCK) + 1) * PAD_BLOCK);
+  bytes.copy(padded);
+  padded[bytes.length] = 0x80;
+  return padded;
+}
+
+function unpad(padded: Buffer): Buffer | null {
+  const end = padded.lastIndexOf(0x80);
+  if (end < 0 || padded.subarray(end + 1).some((b) => b !== 0)) return null;
+  return padded.subarray(0, end);
+}
+
+/**
+ * AES-256-GCM with a fresh 96-bit nonce over the padded UTF-8 plaintext;
+ * output is version ‖ nonce ‖ ciphertext ‖ tag.
+ */
+export function encryptField(key: Buffer, plaintext: string, location: FieldLocation): Buffer {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, nonce);
   cipher.setAAD(aad(location));
-  const body = Buffer.concat([
-    cipher.update(plaintext, "utf8"),
-    cipher.final(),
-  ]);
-  return Buffer.concat([
-    Buffer.from([VERSION]),
-    nonce,
-    body,
-    cipher.getAuthTag(),
-  ]);
+  const body = Buffer.concat([cipher.update(pad(plaintext)), cipher.final()]);
+  return Buffer.concat([Buffer.from([VERSION]), nonce, body, cipher.getAuthTag()]);
 }
 
 /** Decrypts and authenticates a field; throws DecryptionError on any mismatch. */
-export function decryptField(
-  key: Buffer,
-  sealed: Buffer,
-  location: FieldLocation,
-): string {
+export function decryptField(key: Buffer, sealed: Buffer, location: FieldLocation): string {
   if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== VERSION) {
     throw new DecryptionError(location);
   }
+  let padded: Buffer;
   try {
     const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
     const tag = sealed.subarray(sealed.length - TAG_BYTES);
@@ -58,10 +62,11 @@ export function decryptField(
     decipher.setAAD(aad(location));
     decipher.setAuthTag(tag);
     const body = sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES);
-    return Buffer.concat([decipher.update(body), decipher.final()]).toString(
-      "utf8",
-    );
+    padded = Buffer.concat([decipher.update(body), decipher.final()]);
   } catch {
     throw new DecryptionError(location);
   }
+  const plaintext = unpad(padded);
+  if (!plaintext) throw new DecryptionError(location);
+  return plaintext.toString("utf8");
 }

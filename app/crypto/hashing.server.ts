@@ -1,9 +1,4 @@
-import {
-  createHash,
-  createHmac,
-  randomBytes,
-  timingSafeEqual,
-} from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { encodeFields, type Field } from "./encoding.server";
 
 /** What a blind index is computed over; each kind has its own domain so values never collide. */
@@ -20,16 +15,8 @@ export function keyedDigest(key: Buffer, fields: readonly Field[]): Buffer {
 }
 
 /** HMAC-SHA-256 blind index of a normalized value, under the blind-index key. */
-export function blindIndex(
-  key: Buffer,
-  kind: BlindIndexKind,
-  value: string,
-): Buffer {
-  return keyedDigest(key, [
-    "ehr-audit-blind-index",
-    kind,
-    normalizeForIndex(value),
-  ]);
+export function blindIndex(key: Buffer, kind: BlindIndexKind, value: string): Buffer {
+  return keyedDigest(key, ["ehr-audit-blind-index", kind, normalizeForIndex(value)]);
 }
 
 /** SHA-256 of bytes or UTF-8 text. */

@@ -14,10 +14,7 @@ export function hashPassword(password: string): Promise<string> {
 }
 
 /** True when the password matches the PHC hash; false for a malformed hash too. */
-export async function verifyPassword(
-  phc: string,
-  password: string,
-): Promise<boolean> {
+export async function verifyPassword(phc: string, password: string): Promise<boolean> {
   try {
     return await verify(phc, password);
   } catch {

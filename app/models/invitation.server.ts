@@ -11,11 +11,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Keyed hash over the role and the code: the code itself is never stored. */
 function codeHash(ctx: AppContext, role: Role, code: string): Buffer {
-  return keyedDigest(ctx.keys.blindIndexKey, [
-    "ehr-audit-invitation",
-    role,
-    normalizeCode(code),
-  ]);
+  return keyedDigest(ctx.keys.blindIndexKey, ["ehr-audit-invitation", role, normalizeCode(code)]);
 }
 
 export type IssuedInvitation = {
@@ -32,10 +28,8 @@ export function createInvitation(
 ): IssuedInvitation {
   const { role } = options;
   const patientId = options.patientId?.trim();
-  if (role === "patient" && !patientId)
-    throw new Error("a patient invitation needs a patient ID");
-  if (role === "auditor" && patientId)
-    throw new Error("an auditor invitation takes no patient ID");
+  if (role === "patient" && !patientId) throw new Error("a patient invitation needs a patient ID");
+  if (role === "auditor" && patientId) throw new Error("an auditor invitation takes no patient ID");
   const id = randomUUID();
   const code = generateCode();
   const now = ctx.now();
@@ -45,14 +39,11 @@ export function createInvitation(
     .values({
       id,
       codeHash: codeHash(ctx, role, code),
-      role,
-      patientIdEnc: patientId
-        ? encryptField(ctx.keys.fieldKey, patientId, {
-            table: "invitations",
-            column: "patient_id",
-            rowId: id,
-          })
-        : null,
+      patientIdEnc: encryptField(ctx.keys.fieldKey, patientId ?? "", {
+        table: "invitations",
+        column: "patient_id",
+        rowId: id,
+      }),
       createdAt: now,
       expiresAt,
     })
@@ -61,8 +52,7 @@ export function createInvitation(
 }
 
 export type InvitationCheck =
-  | { ok: true; id: string; patientId: string | null }
-  | { ok: false; message: string };
+  { ok: true; id: string; patientId: string | null } | { ok: false; message: string };
 
 const OTHER_ROLE: Record<Role, Role> = {
   patient: "auditor",
@@ -74,19 +64,14 @@ const ROLE_NAMES: Record<Role, string> = {
 };
 
 /** Finds a usable invitation of `role` for `code`; run it in the transaction that consumes it. */
-export function checkInvitation(
-  ctx: AppContext,
-  role: Role,
-  code: string,
-): InvitationCheck {
-  if (!normalizeCode(code))
-    return { ok: false, message: "Enter the code from your invitation." };
+export function checkInvitation(ctx: AppContext, role: Role, code: string): InvitationCheck {
+  if (!normalizeCode(code)) return { ok: false, message: "Enter the code from your invitation." };
   const row = ctx.conn.db
     .select()
     .from(invitations)
     .where(eq(invitations.codeHash, codeHash(ctx, role, code)))
     .get();
-  if (!row || row.role !== role) {
+  if (!row) {
     const other = OTHER_ROLE[role];
     const forOther = ctx.conn.db
       .select({ id: invitations.id })
@@ -107,25 +92,23 @@ export function checkInvitation(
     };
   if (row.expiresAt <= ctx.now())
     return { ok: false, message: "This invitation code has expired." };
-  const patientId = row.patientIdEnc
-    ? decryptField(ctx.keys.fieldKey, row.patientIdEnc, {
-        table: "invitations",
-        column: "patient_id",
-        rowId: row.id,
-      })
-    : null;
+  const patientId = decryptField(ctx.keys.fieldKey, row.patientIdEnc, {
+    table: "invitations",
+    column: "patient_id",
+    rowId: row.id,
+  });
   if (role === "patient" && !patientId) {
     return { ok: false, message: "This invitation code is not valid." };
   }
-  return { ok: true, id: row.id, patientId };
+  return {
+    ok: true,
+    id: row.id,
+    patientId: role === "patient" ? patientId : null,
+  };
 }
 
 /** Marks an invitation used by `userId`; false when another registration took it first. */
-export function consumeInvitation(
-  ctx: AppContext,
-  id: string,
-  userId: string,
-): boolean {
+export function consumeInvitation(ctx: AppContext, id: string, userId: string): boolean {
   const result = ctx.conn.db
     .update(invitations)
     .set({ usedAt: ctx.now(), usedBy: userId })

@@ -25,12 +25,7 @@ export const ROLE_LABELS: Record<Role, string> = {
   auditor: "Audit company",
 };
 
-function seal(
-  ctx: AppContext,
-  id: string,
-  column: string,
-  value: string,
-): Buffer {
+function seal(ctx: AppContext, id: string, column: string, value: string): Buffer {
   return encryptField(ctx.keys.fieldKey, value, {
     table: "users",
     column,
@@ -38,12 +33,7 @@ function seal(
   });
 }
 
-function open(
-  ctx: AppContext,
-  row: UserRow,
-  column: string,
-  value: Buffer,
-): string {
+function open(ctx: AppContext, row: UserRow, column: string, value: Buffer): string {
   return decryptField(ctx.keys.fieldKey, value, {
     table: "users",
     column,
@@ -57,16 +47,13 @@ export function usernameIndex(ctx: AppContext, username: string): Buffer {
 
 function toUser(ctx: AppContext, row: UserRow): User {
   const role = open(ctx, row, "role", row.roleEnc);
-  if (!ROLES.includes(role as Role))
-    throw new Error(`user ${row.id} has an unknown role`);
+  if (!ROLES.includes(role as Role)) throw new Error(`user ${row.id} has an unknown role`);
   return {
     id: row.id,
     name: open(ctx, row, "name", row.nameEnc),
     username: open(ctx, row, "username", row.usernameEnc),
     role: role as Role,
-    patientId: row.patientIdEnc
-      ? open(ctx, row, "patient_id", row.patientIdEnc)
-      : null,
+    patientId: role === "patient" ? open(ctx, row, "patient_id", row.patientIdEnc) : null,
   };
 }
 
@@ -83,10 +70,7 @@ export function insertUser(ctx: AppContext, user: NewUser): User {
       usernameEnc: seal(ctx, id, "username", user.username),
       passwordEnc: seal(ctx, id, "password", user.passwordHash),
       roleEnc: seal(ctx, id, "role", user.role),
-      patientIdEnc:
-        user.patientId === null
-          ? null
-          : seal(ctx, id, "patient_id", user.patientId),
+      patientIdEnc: seal(ctx, id, "patient_id", user.patientId ?? ""),
       createdAt: now,
       updatedAt: now,
     })

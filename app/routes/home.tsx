@@ -1,14 +1,5 @@
-import {
-  data,
-  type LoaderFunctionArgs,
-  type MetaFunction,
-} from "@remix-run/node";
-import {
-  Link,
-  isRouteErrorResponse,
-  useLoaderData,
-  useRouteError,
-} from "@remix-run/react";
+import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Link, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
 import { requireUser } from "~/auth.server";
 import { ROLE_LABELS } from "~/models/user.server";
 
@@ -39,9 +30,7 @@ export function ErrorBoundary() {
   const unauthenticated = isRouteErrorResponse(error) && error.status === 401;
   return (
     <section className="card narrow" aria-labelledby="home-error-title">
-      <h1 id="home-error-title">
-        {unauthenticated ? "Please log in" : "Something went wrong"}
-      </h1>
+      <h1 id="home-error-title">{unauthenticated ? "Please log in" : "Something went wrong"}</h1>
       <p role="alert" className="alert alert-error">
         {unauthenticated
           ? "You need to log in to see this page. No records are shown without a login."

@@ -4,13 +4,7 @@ import {
   type LoaderFunctionArgs,
   type MetaFunction,
 } from "@remix-run/node";
-import {
-  Form,
-  Link,
-  useActionData,
-  useLoaderData,
-  useNavigation,
-} from "@remix-run/react";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { getAuth, LoginFailed, startSession, WRONG_LOGIN } from "~/auth.server";
 import { Field } from "~/components/field";
 import {
@@ -22,12 +16,9 @@ import {
 export const meta: MetaFunction = () => [{ title: "Log in · EHR Audit Trail" }];
 
 export function loader({ request }: LoaderFunctionArgs) {
-  const registered =
-    new URL(request.url).searchParams.get("registered") === "1";
+  const registered = new URL(request.url).searchParams.get("registered") === "1";
   return {
-    notice: registered
-      ? "Your account has been created. You can log in now."
-      : null,
+    notice: registered ? "Your account has been created. You can log in now." : null,
   };
 }
 
@@ -60,10 +51,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   } catch (error) {
     if (!(error instanceof LoginFailed)) throw error;
     recordLoginFailure(ctx, subject);
-    return data(
-      { error: WRONG_LOGIN, username, auditCompany },
-      { status: 401 },
-    );
+    return data({ error: WRONG_LOGIN, username, auditCompany }, { status: 401 });
   }
 }
 
@@ -101,11 +89,7 @@ export default function Login() {
         />
         <div className="field">
           <label className="choice">
-            <input
-              type="checkbox"
-              name="auditCompany"
-              defaultChecked={actionData?.auditCompany}
-            />
+            <input type="checkbox" name="auditCompany" defaultChecked={actionData?.auditCompany} />
             Audit company login
           </label>
         </div>

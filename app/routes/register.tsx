@@ -1,20 +1,9 @@
-import {
-  data,
-  redirect,
-  type ActionFunctionArgs,
-  type MetaFunction,
-} from "@remix-run/node";
+import { data, redirect, type ActionFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useNavigation } from "@remix-run/react";
 import { Field } from "~/components/field";
-import {
-  PASSWORD_MAX,
-  PASSWORD_MIN,
-  registerUser,
-} from "~/services/registration.server";
+import { PASSWORD_MAX, PASSWORD_MIN, registerUser } from "~/services/registration.server";
 
-export const meta: MetaFunction = () => [
-  { title: "Register · EHR Audit Trail" },
-];
+export const meta: MetaFunction = () => [{ title: "Register · EHR Audit Trail" }];
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = Object.fromEntries(await request.formData());
@@ -38,8 +27,8 @@ export default function Register() {
     <section className="card narrow" aria-labelledby="register-title">
       <h1 id="register-title">Create an account</h1>
       <p className="hint">
-        You need the invitation code you were given: patients get one from their
-        care provider, audit companies from the operator.
+        You need the invitation code you were given: patients get one from their care provider,
+        audit companies from the operator.
       </p>
       {errors.form ? (
         <p role="alert" className="alert alert-error">

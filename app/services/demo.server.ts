@@ -54,9 +54,7 @@ export async function seedDemoUsers(ctx: AppContext): Promise<number> {
       code: invitation.code,
     });
     if (!result.ok)
-      throw new Error(
-        `demo user ${login.username}: ${JSON.stringify(result.errors)}`,
-      );
+      throw new Error(`demo user ${login.username}: ${JSON.stringify(result.errors)}`);
     created += 1;
   }
   return created;

@@ -1,16 +1,8 @@
 import { z } from "zod";
 import type { AppContext } from "../context.server";
 import { hashPassword } from "../crypto/password.server";
-import {
-  checkInvitation,
-  consumeInvitation,
-} from "../models/invitation.server";
-import {
-  insertUser,
-  ROLES,
-  usernameTaken,
-  type User,
-} from "../models/user.server";
+import { checkInvitation, consumeInvitation } from "../models/invitation.server";
+import { insertUser, ROLES, usernameTaken, type User } from "../models/user.server";
 
 // NIST SP 800-63B: at least 12 characters here, at least 64 allowed, no composition rules.
 export const PASSWORD_MIN = 12;
@@ -41,10 +33,7 @@ export const registrationSchema = z
       }),
     confirmPassword: z.string(),
     userType: z.enum(ROLES, { error: "Choose patient or audit company." }),
-    code: z
-      .string()
-      .trim()
-      .min(1, { error: "Enter the code from your invitation." }),
+    code: z.string().trim().min(1, { error: "Enter the code from your invitation." }),
   })
   .refine((f) => f.password === f.confirmPassword, {
     path: ["confirmPassword"],
@@ -52,11 +41,8 @@ export const registrationSchema = z
   });
 
 export type RegistrationInput = z.input<typeof registrationSchema>;
-export type FieldErrors = Partial<
-  Record<keyof RegistrationInput | "form", string>
->;
-export type RegistrationResult =
-  { ok: true; user: User } | { ok: false; errors: FieldErrors };
+export type FieldErrors = Partial<Record<keyof RegistrationInput | "form", string>>;
+export type RegistrationResult = { ok: true; user: User } | { ok: false; errors: FieldErrors };
 
 /** Creates an account from a valid invitation of the chosen type, or creates nothing. */
 export async function registerUser(
@@ -85,8 +71,7 @@ export async function registerUser(
   // taken while the hash was computed, by this process or another.
   const register = ctx.conn.sqlite.transaction((): RegistrationResult => {
     const invitation = checkInvitation(ctx, form.userType, form.code);
-    if (!invitation.ok)
-      return { ok: false, errors: { code: invitation.message } };
+    if (!invitation.ok) return { ok: false, errors: { code: invitation.message } };
     if (usernameTaken(ctx, form.username)) {
       return { ok: false, errors: { username: "This username is taken." } };
     }

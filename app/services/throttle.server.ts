@@ -4,8 +4,7 @@ import type { AppContext } from "../context.server";
 import { blindIndex } from "../crypto/hashing.server";
 
 export type LoginSubject = { username: string; address: string };
-export type ThrottleDecision =
-  { allowed: true } | { allowed: false; retryAfterSeconds: number };
+export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 function subjects(ctx: AppContext, { username, address }: LoginSubject) {
   const key = ctx.keys.blindIndexKey;
@@ -27,10 +26,7 @@ function subjects(ctx: AppContext, { username, address }: LoginSubject) {
  * Refuses a login while the username or the client address has had too many failures within
  * the window; the refusal lasts until the oldest failure in the window ages out.
  */
-export function checkLoginThrottle(
-  ctx: AppContext,
-  subject: LoginSubject,
-): ThrottleDecision {
+export function checkLoginThrottle(ctx: AppContext, subject: LoginSubject): ThrottleDecision {
   const windowMs = ctx.config.LOGIN_WINDOW_MINUTES * 60_000;
   const now = ctx.now();
   const since = now - windowMs;
@@ -39,9 +35,7 @@ export function checkLoginThrottle(
     const rows = ctx.conn.db
       .select({ at: loginFailures.at })
       .from(loginFailures)
-      .where(
-        and(eq(loginFailures.subjectIndex, index), gt(loginFailures.at, since)),
-      )
+      .where(and(eq(loginFailures.subjectIndex, index), gt(loginFailures.at, since)))
       .orderBy(loginFailures.at)
       .all();
     if (rows.length >= limit) {
@@ -56,10 +50,7 @@ export function checkLoginThrottle(
 }
 
 /** Records a failed login against the username and the client address. */
-export function recordLoginFailure(
-  ctx: AppContext,
-  subject: LoginSubject,
-): void {
+export function recordLoginFailure(ctx: AppContext, subject: LoginSubject): void {
   const at = ctx.now();
   ctx.conn.db
     .insert(loginFailures)
