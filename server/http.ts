@@ -38,7 +38,8 @@ export function createHttpApp(ctx: AppContext, build: ServerBuild): express.Expr
       "Content-Security-Policy": contentSecurityPolicy(nonce),
       "X-Frame-Options": "DENY",
       "X-Content-Type-Options": "nosniff",
-      "Referrer-Policy": "no-referrer",
+      // Not "no-referrer": with it browsers send "Origin: null", which fails Remix's CSRF check.
+      "Referrer-Policy": "same-origin",
       "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
       "Cross-Origin-Opener-Policy": "same-origin",
       // Pages carry PHI: no shared or browser cache keeps them. Static assets override this.
