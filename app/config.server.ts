@@ -17,20 +17,22 @@ const emailList = z
   )
   .pipe(z.array(z.email({ error: "must be a comma-separated list of e-mail addresses" })));
 
+/** A whole number written in decimal digits only ("0x50", "1e3" and " " are refused). */
+const wholeNumber = (error: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error })
+    .transform((v) => Number(v));
+
 const positiveInt = (fallback: number) =>
-  z.coerce
-    .number({ error: "must be a whole number" })
-    .int({ error: "must be a whole number" })
-    .positive({ error: "must be greater than zero" })
+  wholeNumber("must be a whole number")
+    .pipe(z.number().positive({ error: "must be greater than zero" }))
     .default(fallback);
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-  PORT: z.coerce
-    .number({ error: "must be a port number" })
-    .int({ error: "must be a port number" })
-    .min(0, { error: "must be between 0 and 65535" })
-    .max(65535, { error: "must be between 0 and 65535" })
+  PORT: wholeNumber("must be a port number")
+    .pipe(z.number().max(65535, { error: "must be between 0 and 65535" }))
     .default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
   DATABASE_PATH: z.string().min(1).default("data/app.db"),
@@ -63,9 +65,11 @@ export class ConfigError extends Error {
 
 /** Reads and checks the configuration; the error names every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // An empty variable means "unset", as in most shells' `VAR= cmd`.
+  // An empty (or blank) variable means "unset", as in most shells' `VAR= cmd`.
   const present = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+    Object.entries(env)
+      .map(([k, v]) => [k, v?.trim()] as const)
+      .filter(([, v]) => v !== undefined && v !== ""),
   );
   const result = schema.safeParse(present);
   if (!result.success) {
