@@ -50,10 +50,13 @@ const schema = z.object({
   LOGIN_WINDOW_MINUTES: positiveInt(15),
   INVITATION_DAYS: positiveInt(7),
   TRAIL_ORIGIN: z.string().min(1).default("ehr-audit-trail"),
+  /** Where the newest verified tree head is remembered; defaults to trail-head.json in KEYS_DIR. */
+  TRAIL_HEAD_PATH: z.string().min(1).optional(),
 });
 
-export type Config = Omit<z.output<typeof schema>, "COOKIE_SECURE"> & {
+export type Config = Omit<z.output<typeof schema>, "COOKIE_SECURE" | "TRAIL_HEAD_PATH"> & {
   COOKIE_SECURE: boolean;
+  TRAIL_HEAD_PATH: string;
 };
 
 export class ConfigError extends Error {
@@ -81,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     DATABASE_PATH: path.resolve(c.DATABASE_PATH),
     KEYS_DIR: path.resolve(c.KEYS_DIR),
     OUTBOX_DIR: path.resolve(c.OUTBOX_DIR),
+    TRAIL_HEAD_PATH: path.resolve(c.TRAIL_HEAD_PATH ?? path.join(c.KEYS_DIR, "trail-head.json")),
     COOKIE_SECURE: c.COOKIE_SECURE ?? c.NODE_ENV === "production",
   };
 }

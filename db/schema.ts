@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { blob, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Every *_enc column is AES-256-GCM ciphertext bound to its table, column and row id;
 // every *_index column is an HMAC-SHA-256 blind index. No column holds PII in the clear.
@@ -15,6 +15,9 @@ export const users = sqliteTable("users", {
   patientIdEnc: blob("patient_id_enc", { mode: "buffer" }).notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
+  /** RSA signature over the row's canonical encoding: an edited role or swapped field is caught offline. */
+  keyId: text("key_id").notNull(),
+  signature: blob("signature", { mode: "buffer" }).notNull(),
 });
 
 export const invitations = sqliteTable("invitations", {
@@ -60,3 +63,74 @@ export const loginFailures = sqliteTable(
   },
   (t) => [index("login_failures_subject_at").on(t.subjectIndex, t.at)],
 );
+
+/**
+ * The audit trail. Each row is signed (RSA-3072, SHA-512) over its canonical encoding, and the
+ * rows in seq order are the leaves of an RFC 9162 Merkle tree sealed by `checkpoints`.
+ * See docs/decisions/003-canonical-record-encoding.md.
+ */
+export const auditRecords = sqliteTable(
+  "audit_records",
+  {
+    seq: integer("seq").primaryKey(),
+    logId: text("log_id").notNull(),
+    /** The log id of the record at seq - 1: a deleted record is still named by its successor. */
+    prevLogId: text("prev_log_id"),
+    patientIndex: blob("patient_index", { mode: "buffer" }).notNull(),
+    actorIndex: blob("actor_index", { mode: "buffer" }).notNull(),
+    actionIndex: blob("action_index", { mode: "buffer" }).notNull(),
+    tableIndex: blob("table_index", { mode: "buffer" }).notNull(),
+    patientIdEnc: blob("patient_id_enc", { mode: "buffer" }).notNull(),
+    actorIdEnc: blob("actor_id_enc", { mode: "buffer" }).notNull(),
+    actorNameEnc: blob("actor_name_enc", { mode: "buffer" }).notNull(),
+    actionEnc: blob("action_enc", { mode: "buffer" }).notNull(),
+    tableAffectedEnc: blob("table_affected_enc", { mode: "buffer" }).notNull(),
+    notesEnc: blob("notes_enc", { mode: "buffer" }).notNull(),
+    occurredAt: integer("occurred_at").notNull(),
+    recordedAt: integer("recorded_at").notNull(),
+    sourceId: text("source_id").notNull(),
+    keyId: text("key_id").notNull(),
+    signature: blob("signature", { mode: "buffer" }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("audit_records_log_id").on(t.logId),
+    index("audit_records_patient_seq").on(t.patientIndex, t.seq),
+    index("audit_records_actor_seq").on(t.actorIndex, t.seq),
+    index("audit_records_action_seq").on(t.actionIndex, t.seq),
+    index("audit_records_table_seq").on(t.tableIndex, t.seq),
+    index("audit_records_occurred_at").on(t.occurredAt),
+  ],
+);
+
+/** Signed tree heads. Every one is kept; `frontier` lets the next append cost O(log n). */
+export const checkpoints = sqliteTable("checkpoints", {
+  number: integer("number").primaryKey(),
+  origin: text("origin").notNull(),
+  treeSize: integer("tree_size").notNull(),
+  rootHash: blob("root_hash", { mode: "buffer" }).notNull(),
+  lastLogId: text("last_log_id"),
+  createdAt: integer("created_at").notNull(),
+  keyId: text("key_id").notNull(),
+  signature: blob("signature", { mode: "buffer" }).notNull(),
+  frontier: blob("frontier", { mode: "buffer" }).notNull(),
+});
+
+/** Source systems allowed to append through the API; only a hash of each token is kept. */
+export const sources = sqliteTable("sources", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  tokenHash: blob("token_hash", { mode: "buffer" }).notNull().unique(),
+  createdAt: integer("created_at").notNull(),
+  revokedAt: integer("revoked_at"),
+});
+
+/** Integrity incidents, one per distinct set of findings; `fingerprint` is keyed so it cannot be pre-empted. */
+export const incidents = sqliteTable("incidents", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  fingerprint: blob("fingerprint", { mode: "buffer" }).notNull().unique(),
+  detectedAt: integer("detected_at").notNull(),
+  triggeredBy: text("triggered_by"),
+  findings: text("findings").notNull(),
+  notifiedAt: integer("notified_at"),
+  delivery: text("delivery"),
+});

@@ -28,6 +28,7 @@ export function makeTestContext(env: Record<string, string> = {}): TestContext {
     DATABASE_PATH: path.join(dir, "app.db"),
     KEYS_DIR: sharedKeysDir,
     OUTBOX_DIR: path.join(dir, "outbox"),
+    TRAIL_HEAD_PATH: path.join(dir, "trail-head.json"),
     ...env,
   });
   const { keys } = loadOrCreateKeys(config.KEYS_DIR);

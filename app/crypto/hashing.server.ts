@@ -2,7 +2,13 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypt
 import { encodeFields, type Field } from "./encoding.server";
 
 /** What a blind index is computed over; each kind has its own domain so values never collide. */
-export type BlindIndexKind = "username" | "patient_id" | "login_address";
+export type BlindIndexKind =
+  | "username"
+  | "patient_id"
+  | "login_address"
+  | "actor"
+  | "action"
+  | "table_affected";
 
 /** Normalizes a value before indexing: NFKC, trimmed, case-folded. */
 export function normalizeForIndex(value: string): string {

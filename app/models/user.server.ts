@@ -4,6 +4,8 @@ import { users } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { decryptField, encryptField } from "../crypto/fields.server";
 import { blindIndex } from "../crypto/hashing.server";
+import { signBytes } from "../crypto/signing.server";
+import { userSigningInput } from "../trail/encoding.server";
 
 export const ROLES = ["patient", "auditor"] as const;
 export type Role = (typeof ROLES)[number];
@@ -57,31 +59,28 @@ function toUser(ctx: AppContext, row: UserRow): User {
   };
 }
 
-/** Inserts a user with every field encrypted; call inside the registration transaction. */
+/** Inserts a user with every field encrypted and the row signed; call inside the registration transaction. */
 export function insertUser(ctx: AppContext, user: NewUser): User {
   const id = randomUUID();
   const now = ctx.now();
+  const sealed = {
+    id,
+    usernameIndex: usernameIndex(ctx, user.username),
+    nameEnc: seal(ctx, id, "name", user.name),
+    usernameEnc: seal(ctx, id, "username", user.username),
+    passwordEnc: seal(ctx, id, "password", user.passwordHash),
+    roleEnc: seal(ctx, id, "role", user.role),
+    patientIdEnc: seal(ctx, id, "patient_id", user.patientId ?? ""),
+    createdAt: now,
+    updatedAt: now,
+    keyId: ctx.keys.signing.keyId,
+  };
+  const signature = signBytes(ctx.keys.signing.privateKey, userSigningInput(Object.values(sealed)));
   ctx.conn.db
     .insert(users)
-    .values({
-      id,
-      usernameIndex: usernameIndex(ctx, user.username),
-      nameEnc: seal(ctx, id, "name", user.name),
-      usernameEnc: seal(ctx, id, "username", user.username),
-      passwordEnc: seal(ctx, id, "password", user.passwordHash),
-      roleEnc: seal(ctx, id, "role", user.role),
-      patientIdEnc: seal(ctx, id, "patient_id", user.patientId ?? ""),
-      createdAt: now,
-      updatedAt: now,
-    })
+    .values({ ...sealed, signature })
     .run();
-  return {
-    id,
-    name: user.name,
-    username: user.username,
-    role: user.role,
-    patientId: user.patientId,
-  };
+  return { id, name: user.name, username: user.username, role: user.role, patientId: user.patientId };
 }
 
 export function usernameTaken(ctx: AppContext, username: string): boolean {

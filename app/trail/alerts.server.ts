@@ -1,0 +1,82 @@
+import fs from "node:fs";
+import path from "node:path";
+import nodemailer from "nodemailer";
+import type { AppContext } from "../context.server";
+import { keyedDigest } from "../crypto/hashing.server";
+import { FINDING_KINDS, FINDING_LABELS, type Finding } from "./verify.server";
+
+export const ALERT_SUBJECT = "Data integrity compromised";
+
+/** A keyed fingerprint of the findings: the same incident is mailed once, and nobody can pre-empt it. */
+export function fingerprintFindings(ctx: AppContext, findings: readonly Finding[]): Buffer {
+  const lines = findings
+    .map((f) => [f.kind, f.target, f.seq ?? "", f.logId ?? "", f.ref ?? ""].join("|"))
+    .sort();
+  return keyedDigest(ctx.keys.blindIndexKey, ["ehr-audit-incident", ...lines]);
+}
+
+/** The alert's text: which checks failed and which records, by id and position only. */
+export function alertText(
+  findings: readonly Finding[],
+  detectedAt: Date,
+  triggeredBy: string | null,
+): string {
+  const lines = [
+    "The EHR audit trail failed verification. The affected views withhold all records until this is resolved.",
+    "",
+    `Detected at: ${detectedAt.toISOString()}`,
+    `Triggered by the view of user: ${triggeredBy ?? "(none: start-up or background check)"}`,
+    `Checks failed: ${[...new Set(findings.map((f) => FINDING_LABELS[f.kind]))].join(", ")}`,
+  ];
+  for (const kind of FINDING_KINDS) {
+    const group = findings.filter((f) => f.kind === kind);
+    if (group.length === 0) continue;
+    lines.push("", `${FINDING_LABELS[kind]} (${group.length}):`);
+    for (const f of group) {
+      const where = [
+        f.seq !== undefined ? `seq ${f.seq}` : null,
+        f.logId ? `log id ${f.logId}` : null,
+        f.target === "checkpoint" && f.ref ? `checkpoint #${f.ref}` : null,
+        f.target === "user" && f.ref ? `user ${f.ref}` : null,
+      ]
+        .filter(Boolean)
+        .join(", ");
+      lines.push(`  - ${where || f.target}: ${f.detail}`);
+    }
+  }
+  lines.push("", "Run `npm run cli -- verify` on a copy of the database for the full report.");
+  return lines.join("\n");
+}
+
+export type Delivery = { via: "smtp"; messageId: string } | { via: "outbox"; file: string };
+
+/** Sends the alert to ADMIN_EMAILS over SMTP_URL, or writes it as an .eml file to OUTBOX_DIR. */
+export async function sendAlert(
+  ctx: AppContext,
+  findings: readonly Finding[],
+  detectedAt: Date,
+  triggeredBy: string | null,
+  fingerprint: Buffer,
+): Promise<Delivery> {
+  const { SMTP_URL, ALERT_FROM, ADMIN_EMAILS, OUTBOX_DIR } = ctx.config;
+  const message = {
+    from: ALERT_FROM,
+    to: ADMIN_EMAILS.length > 0 ? ADMIN_EMAILS.join(", ") : "admins@localhost",
+    subject: `${ALERT_SUBJECT}: ${findings.length} finding(s) in the EHR audit trail`,
+    text: alertText(findings, detectedAt, triggeredBy),
+    headers: { "X-Incident-Fingerprint": fingerprint.toString("hex").slice(0, 32) },
+  };
+  if (SMTP_URL && ADMIN_EMAILS.length > 0) {
+    const info = await nodemailer.createTransport(SMTP_URL).sendMail(message);
+    return { via: "smtp", messageId: info.messageId };
+  }
+  const info = await nodemailer
+    .createTransport({ streamTransport: true, buffer: true, newline: "unix" })
+    .sendMail(message);
+  fs.mkdirSync(OUTBOX_DIR, { recursive: true });
+  const stamp = detectedAt.toISOString().replace(/[:.]/g, "-");
+  const file = path.join(OUTBOX_DIR, `${stamp}-${fingerprint.toString("hex").slice(0, 12)}.eml`);
+  fs.writeFileSync(file, info.message as Buffer);
+  console.warn(`Integrity alert written to ${file}`);
+  return { via: "outbox", file };
+}

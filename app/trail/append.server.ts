@@ -1,0 +1,241 @@
+import { randomUUID } from "node:crypto";
+import type { AppContext } from "../context.server";
+import { encryptField } from "../crypto/fields.server";
+import { blindIndex } from "../crypto/hashing.server";
+import { Frontier, hashLeaf } from "../crypto/merkle.server";
+import { signBytes } from "../crypto/signing.server";
+import {
+  checkpointSigningInput,
+  RECORD_COLUMNS,
+  recordLeafInput,
+  recordSigningInput,
+  type CheckpointBody,
+  type RawRecord,
+} from "./encoding.server";
+import { assertTrailWritable, noteOwnWrite } from "./guard.server";
+
+/** One audit event as a source reports it; every text field is encrypted at rest. */
+export type RecordInput = {
+  patientId: string;
+  actorId: string;
+  actorName: string;
+  action: string;
+  tableAffected: string;
+  /** When the access happened, in ms since the epoch. */
+  occurredAt: number;
+  notes: string;
+  sourceId: string;
+};
+
+export type CheckpointSummary = {
+  number: number;
+  treeSize: number;
+  rootHash: string;
+  createdAt: string;
+  keyId: string;
+};
+
+export type AppendResult = {
+  records: { logId: string; seq: number }[];
+  checkpoint: CheckpointSummary;
+};
+
+/** Signs many inputs; the default signs in this thread, a pool signs on every core. */
+export type Signer = (inputs: Buffer[]) => Promise<Buffer[]>;
+
+export class AppendConflict extends Error {}
+
+type Head = {
+  number: number;
+  size: number;
+  rootHash: Buffer;
+  frontier: Frontier;
+  lastLogId: string | null;
+};
+
+const INSERT_RECORD = `INSERT INTO audit_records (${RECORD_COLUMNS.join(", ")}) VALUES (${RECORD_COLUMNS.map(() => "?").join(", ")})`;
+const INSERT_CHECKPOINT =
+  "INSERT INTO checkpoints (number, origin, tree_size, root_hash, last_log_id, created_at, key_id, signature, frontier) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+function readHead(ctx: AppContext): Head {
+  const row = ctx.conn.sqlite
+    .prepare(
+      "SELECT number, tree_size, root_hash, frontier, last_log_id FROM checkpoints ORDER BY number DESC LIMIT 1",
+    )
+    .get() as
+    | {
+        number: number;
+        tree_size: number;
+        root_hash: Buffer;
+        frontier: Buffer;
+        last_log_id: string | null;
+      }
+    | undefined;
+  if (!row) {
+    return {
+      number: 0,
+      size: 0,
+      rootHash: Frontier.empty().root(),
+      frontier: Frontier.empty(),
+      lastLogId: null,
+    };
+  }
+  const frontier = Frontier.restore(row.tree_size, row.frontier);
+  // The stored frontier must fold to the signed root, or the next head would seal a forgery.
+  if (!frontier.root().equals(row.root_hash)) {
+    throw new AppendConflict("the stored tree frontier does not match the newest checkpoint");
+  }
+  return {
+    number: row.number,
+    size: row.tree_size,
+    rootHash: row.root_hash,
+    frontier,
+    lastLogId: row.last_log_id,
+  };
+}
+
+function sealRecord(
+  ctx: AppContext,
+  input: RecordInput,
+  seq: number,
+  prevLogId: string | null,
+  recordedAt: number,
+) {
+  const logId = randomUUID();
+  const { fieldKey, blindIndexKey } = ctx.keys;
+  const seal = (column: string, value: string) =>
+    encryptField(fieldKey, value, { table: "audit_records", column, rowId: logId });
+  const unsigned: RawRecord = [
+    seq,
+    logId,
+    prevLogId,
+    blindIndex(blindIndexKey, "patient_id", input.patientId),
+    blindIndex(blindIndexKey, "actor", input.actorId),
+    blindIndex(blindIndexKey, "action", input.action),
+    blindIndex(blindIndexKey, "table_affected", input.tableAffected),
+    seal("patient_id", input.patientId),
+    seal("actor_id", input.actorId),
+    seal("actor_name", input.actorName),
+    seal("action", input.action),
+    seal("table_affected", input.tableAffected),
+    seal("notes", input.notes),
+    input.occurredAt,
+    recordedAt,
+    input.sourceId,
+    ctx.keys.signing.keyId,
+    Buffer.alloc(0),
+  ];
+  return unsigned;
+}
+
+export const inlineSigner =
+  (ctx: AppContext): Signer =>
+  async (inputs) =>
+    inputs.map((input) => signBytes(ctx.keys.signing.privateKey, input));
+
+const queues = new WeakMap<AppContext, Promise<unknown>>();
+
+/** Runs appends of one context one at a time (signing is async; seqs must not interleave). */
+function serialized<T>(ctx: AppContext, work: () => Promise<T>): Promise<T> {
+  const previous = queues.get(ctx) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  queues.set(
+    ctx,
+    next.catch(() => undefined),
+  );
+  return next;
+}
+
+async function appendOnce(
+  ctx: AppContext,
+  inputs: readonly RecordInput[],
+  signer: Signer,
+): Promise<AppendResult> {
+  const head = readHead(ctx);
+  const recordedAt = ctx.now();
+  const rows: RawRecord[] = [];
+  let prev = head.lastLogId;
+  for (const [i, input] of inputs.entries()) {
+    const row = sealRecord(ctx, input, head.size + i + 1, prev, recordedAt);
+    rows.push(row);
+    prev = row[1];
+  }
+  const signatures = await signer(rows.map((row) => recordSigningInput(row)));
+  const frontier = head.frontier.clone();
+  for (const [i, row] of rows.entries()) {
+    row[17] = signatures[i]!;
+    frontier.append(hashLeaf(recordLeafInput(row)));
+  }
+  const body: CheckpointBody = {
+    origin: ctx.config.TRAIL_ORIGIN,
+    number: head.number + 1,
+    treeSize: frontier.treeSize,
+    rootHash: frontier.root(),
+    lastLogId: prev,
+    createdAt: recordedAt,
+    keyId: ctx.keys.signing.keyId,
+  };
+  const signature = signBytes(ctx.keys.signing.privateKey, checkpointSigningInput(body));
+
+  const { sqlite } = ctx.conn;
+  const insertRecord = sqlite.prepare(INSERT_RECORD);
+  const write = sqlite.transaction(() => {
+    const newest = sqlite.prepare("SELECT max(number) AS n FROM checkpoints").get() as {
+      n: number | null;
+    };
+    if ((newest.n ?? 0) !== head.number) throw new AppendConflict("another writer appended first");
+    for (const row of rows) insertRecord.run(...row);
+    sqlite
+      .prepare(INSERT_CHECKPOINT)
+      .run(
+        body.number,
+        body.origin,
+        body.treeSize,
+        body.rootHash,
+        body.lastLogId,
+        body.createdAt,
+        body.keyId,
+        signature,
+        frontier.serialize(),
+      );
+  });
+  write.immediate();
+  noteOwnWrite(ctx, { ...body, signature });
+  return {
+    records: rows.map((row) => ({ logId: row[1], seq: row[0] })),
+    checkpoint: summarizeCheckpoint(body),
+  };
+}
+
+export function summarizeCheckpoint(body: CheckpointBody): CheckpointSummary {
+  return {
+    number: body.number,
+    treeSize: body.treeSize,
+    rootHash: body.rootHash.toString("hex"),
+    createdAt: new Date(body.createdAt).toISOString(),
+    keyId: body.keyId,
+  };
+}
+
+/**
+ * Appends records in one transaction with the checkpoint that seals them: all or nothing.
+ * Refuses while the trail is compromised, so a new head never seals a tampered table.
+ */
+export function appendRecords(
+  ctx: AppContext,
+  inputs: readonly RecordInput[],
+  signer: Signer = inlineSigner(ctx),
+): Promise<AppendResult> {
+  if (inputs.length === 0) return Promise.reject(new Error("nothing to append"));
+  return serialized(ctx, async () => {
+    for (let attempt = 1; ; attempt++) {
+      await assertTrailWritable(ctx);
+      try {
+        return await appendOnce(ctx, inputs, signer);
+      } catch (error) {
+        // Another process appended while we signed: start again from its head.
+        if (!(error instanceof AppendConflict) || attempt >= 3) throw error;
+      }
+    }
+  });
+}

@@ -1,0 +1,100 @@
+import { encodeFields } from "../crypto/encoding.server";
+
+// The canonical encodings that are signed and hashed. docs/decisions/003-canonical-record-encoding.md
+// specifies them byte for byte; change them only with a new version number.
+
+export const RECORD_COLUMNS = [
+  "seq",
+  "log_id",
+  "prev_log_id",
+  "patient_index",
+  "actor_index",
+  "action_index",
+  "table_index",
+  "patient_id_enc",
+  "actor_id_enc",
+  "actor_name_enc",
+  "action_enc",
+  "table_affected_enc",
+  "notes_enc",
+  "occurred_at",
+  "recorded_at",
+  "source_id",
+  "key_id",
+  "signature",
+] as const;
+
+/** A stored record as raw column values, in RECORD_COLUMNS order. */
+export type RawRecord = [
+  seq: number,
+  logId: string,
+  prevLogId: string | null,
+  patientIndex: Buffer,
+  actorIndex: Buffer,
+  actionIndex: Buffer,
+  tableIndex: Buffer,
+  patientIdEnc: Buffer,
+  actorIdEnc: Buffer,
+  actorNameEnc: Buffer,
+  actionEnc: Buffer,
+  tableAffectedEnc: Buffer,
+  notesEnc: Buffer,
+  occurredAt: number,
+  recordedAt: number,
+  sourceId: string,
+  keyId: string,
+  signature: Buffer,
+];
+
+/** The bytes a record's signature covers: every stored column but the signature, `seq` as given. */
+export function recordSigningInput(row: RawRecord, seq: number = row[0]): Buffer {
+  return encodeFields(["ehr-audit-record", 1, seq, ...row.slice(1, 17)]);
+}
+
+/** The bytes of a record's Merkle leaf: the signing input, then the signature. */
+export function recordLeafInput(row: RawRecord): Buffer {
+  return Buffer.concat([recordSigningInput(row), encodeFields([row[17]])]);
+}
+
+export type CheckpointBody = {
+  origin: string;
+  number: number;
+  treeSize: number;
+  rootHash: Buffer;
+  lastLogId: string | null;
+  createdAt: number;
+  keyId: string;
+};
+
+/** The bytes a checkpoint's signature covers. */
+export function checkpointSigningInput(c: CheckpointBody): Buffer {
+  return encodeFields([
+    "ehr-audit-checkpoint",
+    1,
+    c.origin,
+    c.number,
+    c.treeSize,
+    c.rootHash,
+    c.lastLogId,
+    c.createdAt,
+    c.keyId,
+  ]);
+}
+
+export const USER_SIGNED_COLUMNS = [
+  "id",
+  "username_index",
+  "name_enc",
+  "username_enc",
+  "password_enc",
+  "role_enc",
+  "patient_id_enc",
+  "created_at",
+  "updated_at",
+  "key_id",
+] as const;
+
+/** The bytes a user row's signature covers, from its columns in USER_SIGNED_COLUMNS order. */
+export function userSigningInput(values: readonly (string | number | Buffer)[]): Buffer {
+  return encodeFields(["ehr-audit-user", 1, ...values]);
+}

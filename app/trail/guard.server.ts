@@ -1,0 +1,188 @@
+import fs from "node:fs";
+import { incidents } from "../../db/schema";
+import type { AppContext } from "../context.server";
+import { fingerprintFindings, sendAlert, type Delivery } from "./alerts.server";
+import type { CheckpointBody } from "./encoding.server";
+import { verifyTrail, type CheckpointInfo, type Finding, type VerifyReport } from "./verify.server";
+import { readWitness, writeWitness } from "./witness.server";
+import { eq } from "drizzle-orm";
+
+// Decides, before every view and append, whether the trail must be verified again in full.
+// docs/decisions/005-verification.md: a full pass runs at start, and whenever another connection
+// has written the file (PRAGMA data_version), the file was replaced, or the newest checkpoint is
+// not the one this process last verified or wrote; otherwise the view checks only its own rows.
+
+type GuardState = {
+  dataVersion: number;
+  fileId: string;
+  head: CheckpointInfo | null;
+  records: number;
+  findings: Finding[];
+  mailed: Set<string>;
+};
+
+export type TrailStatus =
+  | { ok: true; records: number; checkpoint: CheckpointInfo | null }
+  | { ok: false; findings: Finding[]; alert: Promise<Delivery | null> };
+
+export class TrailCompromisedError extends Error {
+  constructor(public readonly findings: Finding[]) {
+    super("the audit trail failed verification; appends are refused until it is resolved");
+    this.name = "TrailCompromisedError";
+  }
+}
+
+const states = new WeakMap<AppContext, GuardState>();
+
+function fileIdOf(file: string): string {
+  try {
+    const s = fs.statSync(file);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return "missing";
+  }
+}
+
+function newestCheckpointId(ctx: AppContext): string {
+  const row = ctx.conn.sqlite
+    .prepare("SELECT number, root_hash, signature FROM checkpoints ORDER BY number DESC LIMIT 1")
+    .get() as { number: number; root_hash: Buffer; signature: Buffer } | undefined;
+  return row
+    ? `${row.number}:${row.root_hash.toString("hex")}:${row.signature.toString("hex")}`
+    : "none";
+}
+
+const headId = (head: CheckpointInfo | null) =>
+  head
+    ? `${head.number}:${head.rootHash.toString("hex")}:${head.signature.toString("hex")}`
+    : "none";
+
+/** Runs the full verification of the open database and remembers the verdict. */
+export function verifyNow(
+  ctx: AppContext,
+  onProgress?: (done: number, total: number) => void,
+): VerifyReport {
+  const previous = states.get(ctx);
+  const report = verifyTrail(ctx.conn.sqlite, ctx.keys.trustedPublicKeys, {
+    origin: ctx.config.TRAIL_ORIGIN,
+    witness: readWitness(ctx.config.TRAIL_HEAD_PATH),
+    onProgress,
+  });
+  states.set(ctx, {
+    dataVersion: ctx.conn.sqlite.pragma("data_version", { simple: true }) as number,
+    fileId: previous?.fileId ?? fileIdOf(ctx.conn.file),
+    head: report.checkpoint,
+    records: report.records,
+    findings: report.findings,
+    mailed: previous?.mailed ?? new Set(),
+  });
+  if (report.ok && report.checkpoint) writeWitness(ctx.config.TRAIL_HEAD_PATH, report.checkpoint);
+  return report;
+}
+
+function needsFullVerification(ctx: AppContext, state: GuardState | undefined): boolean {
+  if (!state) return true;
+  const dataVersion = ctx.conn.sqlite.pragma("data_version", { simple: true }) as number;
+  return dataVersion !== state.dataVersion || newestCheckpointId(ctx) !== headId(state.head);
+}
+
+/** Records the incident once per fingerprint and mails the admins; never throws. */
+async function raiseIncident(
+  ctx: AppContext,
+  state: GuardState,
+  viewerId: string | null,
+): Promise<Delivery | null> {
+  const fingerprint = fingerprintFindings(ctx, state.findings);
+  const key = fingerprint.toString("hex");
+  if (state.mailed.has(key)) return null;
+  state.mailed.add(key);
+  const detectedAt = new Date(ctx.now());
+  let fresh = true;
+  try {
+    const inserted = ctx.conn.db
+      .insert(incidents)
+      .values({
+        fingerprint,
+        detectedAt: detectedAt.getTime(),
+        triggeredBy: viewerId,
+        findings: JSON.stringify(state.findings),
+      })
+      .onConflictDoNothing()
+      .run();
+    fresh = inserted.changes === 1;
+  } catch {
+    // A deleted or read-only database still gets its alert mailed.
+  }
+  if (!fresh) return null;
+  try {
+    const delivery = await sendAlert(ctx, state.findings, detectedAt, viewerId, fingerprint);
+    try {
+      ctx.conn.db
+        .update(incidents)
+        .set({
+          notifiedAt: ctx.now(),
+          delivery: delivery.via === "smtp" ? `smtp ${delivery.messageId}` : delivery.file,
+        })
+        .where(eq(incidents.fingerprint, fingerprint))
+        .run();
+    } catch {
+      // The alert went out; failing to note that is not worth another.
+    }
+    return delivery;
+  } catch (error) {
+    state.mailed.delete(key);
+    console.error(`Could not send the integrity alert: ${(error as Error).message}`);
+    return null;
+  }
+}
+
+/**
+ * The trail's state for a view or append: verified in full when anything but this process may
+ * have changed it, otherwise the remembered verdict. On findings, an incident is raised.
+ */
+export async function ensureTrailIntact(
+  ctx: AppContext,
+  options: { viewerId: string | null; force?: boolean } = { viewerId: null },
+): Promise<TrailStatus> {
+  let state = states.get(ctx);
+  const fileId = fileIdOf(ctx.conn.file);
+  if (state && fileId !== state.fileId) {
+    state.findings = [
+      {
+        kind: fileId === "missing" ? "missing" : "rollback",
+        target: "database",
+        detail: `the database file ${fileId === "missing" ? "was deleted" : "was replaced by another file"} while the server was running`,
+      },
+    ];
+  } else if (options.force || needsFullVerification(ctx, state)) {
+    verifyNow(ctx);
+    state = states.get(ctx)!;
+  }
+  state = state!;
+  if (state.findings.length > 0) {
+    return {
+      ok: false,
+      findings: state.findings,
+      alert: raiseIncident(ctx, state, options.viewerId),
+    };
+  }
+  return { ok: true, records: state.records, checkpoint: state.head };
+}
+
+/** Throws TrailCompromisedError unless the trail verifies. */
+export async function assertTrailWritable(ctx: AppContext): Promise<void> {
+  const status = await ensureTrailIntact(ctx);
+  if (!status.ok) throw new TrailCompromisedError(status.findings);
+}
+
+/** After this process appended: its new head is known good without another full pass. */
+export function noteOwnWrite(
+  ctx: AppContext,
+  checkpoint: CheckpointBody & { signature: Buffer },
+): void {
+  const state = states.get(ctx);
+  if (!state || state.findings.length > 0) return;
+  state.head = { ...checkpoint };
+  state.records = checkpoint.treeSize;
+  writeWitness(ctx.config.TRAIL_HEAD_PATH, checkpoint);
+}
