@@ -18,7 +18,10 @@ export function signedDigest(data: Buffer): Buffer {
 /** The SHA-512 digest a signature commits to, or null when it is no signature by this key. */
 export function recoverDigest(publicKey: KeyObject, signature: Buffer): Buffer | null {
   try {
-    const recovered = publicDecrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signature);
+    const recovered = publicDecrypt(
+      { key: publicKey, padding: constants.RSA_PKCS1_PADDING },
+      signature,
+    );
     if (recovered.length !== SHA512_DIGEST_INFO.length + 64) return null;
     if (!recovered.subarray(0, SHA512_DIGEST_INFO.length).equals(SHA512_DIGEST_INFO)) return null;
     return recovered.subarray(SHA512_DIGEST_INFO.length);
@@ -30,7 +33,11 @@ export function recoverDigest(publicKey: KeyObject, signature: Buffer): Buffer |
 export type SignatureCheck = "valid" | "mismatch" | "malformed";
 
 /** "valid", "mismatch" (a genuine signature over other bytes) or "malformed" (not a signature). */
-export function checkSignature(publicKey: KeyObject, data: Buffer, signature: Buffer): SignatureCheck {
+export function checkSignature(
+  publicKey: KeyObject,
+  data: Buffer,
+  signature: Buffer,
+): SignatureCheck {
   const digest = recoverDigest(publicKey, signature);
   if (!digest) return "malformed";
   return digest.equals(signedDigest(data)) ? "valid" : "mismatch";

@@ -80,7 +80,13 @@ export function insertUser(ctx: AppContext, user: NewUser): User {
     .insert(users)
     .values({ ...sealed, signature })
     .run();
-  return { id, name: user.name, username: user.username, role: user.role, patientId: user.patientId };
+  return {
+    id,
+    name: user.name,
+    username: user.username,
+    role: user.role,
+    patientId: user.patientId,
+  };
 }
 
 export function usernameTaken(ctx: AppContext, username: string): boolean {
