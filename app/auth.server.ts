@@ -5,18 +5,40 @@ import { Authenticator } from "remix-auth";
 import { FormStrategy } from "remix-auth-form";
 import { sessions } from "../db/schema";
 import type { AppContext } from "./context.server";
+import { DecryptionError } from "./crypto/fields.server";
 import { sha256 } from "./crypto/hashing.server";
 import { burnPasswordCheck, verifyPassword } from "./crypto/password.server";
+import { ensureTrailIntact } from "./trail/guard.server";
 import { findUserForLogin, getUserById, type Role, type User } from "./models/user.server";
 
 export const WRONG_LOGIN = "Username-password combination is wrong for your user type";
 
 type SessionData = { userId: string };
 
+export const INTEGRITY_COMPROMISED = "Data integrity compromised";
+
 export class LoginFailed extends Error {
-  constructor() {
+  /** The account the attempt named, when there is one: the failure is recorded against it. */
+  constructor(public readonly account: User | null) {
     super(WRONG_LOGIN);
     this.name = "LoginFailed";
+  }
+}
+
+/** An account row that no longer decrypts: someone edited it in the database file. */
+export class AccountCompromised extends Error {
+  constructor(public readonly userId: string) {
+    super(`account ${userId} failed its integrity check`);
+    this.name = "AccountCompromised";
+  }
+}
+
+function guarded<T>(userId: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof DecryptionError) throw new AccountCompromised(userId);
+    throw error;
   }
 }
 
@@ -88,13 +110,13 @@ function createAuth(ctx: AppContext): Auth {
       const username = String(form.get("username") ?? "");
       const password = String(form.get("password") ?? "");
       const role: Role = form.get("auditCompany") ? "auditor" : "patient";
-      const found = findUserForLogin(ctx, username);
+      const found = guarded("unknown", () => findUserForLogin(ctx, username));
       if (!found) {
         await burnPasswordCheck(password);
-        throw new LoginFailed();
+        throw new LoginFailed(null);
       }
       const passwordOk = await verifyPassword(found.passwordHash, password);
-      if (!passwordOk || found.user.role !== role) throw new LoginFailed();
+      if (!passwordOk || found.user.role !== role) throw new LoginFailed(found.user);
       return found.user;
     }),
     "form",
@@ -145,15 +167,35 @@ export async function getOptionalUser(
   const session = await storage.getSession(request.headers.get("Cookie"));
   const userId = session.get("userId");
   if (!session.id || !userId) return null;
-  const user = getUserById(ctx, userId);
+  const user = guarded(userId, () => getUserById(ctx, userId));
   if (!user) return null;
   // Committing again moves the idle expiry forward, in the database and in the cookie.
   return { user, refreshCookie: await storage.commitSession(session) };
 }
 
-/** The signed-in user; otherwise throws a 401 that the page shows as "please log in". */
+/** Verifies the trail in full (which raises the incident) and answers "data integrity compromised". */
+export async function integrityFailure(ctx: AppContext, viewerId: string | null) {
+  await ensureTrailIntact(ctx, { viewerId, force: true });
+  return data(
+    {
+      message: `${INTEGRITY_COMPROMISED}. Records are withheld and the administrators have been alerted.`,
+    },
+    { status: 503, headers: { "Cache-Control": "no-store" } },
+  );
+}
+
+/**
+ * The signed-in user; otherwise throws a 401 that the page shows as "please log in", or a 503
+ * when the account's row fails its integrity check.
+ */
 export async function requireUser(ctx: AppContext, request: Request) {
-  const found = await getOptionalUser(ctx, request);
+  let found: Awaited<ReturnType<typeof getOptionalUser>>;
+  try {
+    found = await getOptionalUser(ctx, request);
+  } catch (error) {
+    if (error instanceof AccountCompromised) throw await integrityFailure(ctx, error.userId);
+    throw error;
+  }
   if (!found) {
     throw data(
       { message: "You need to log in to see this page." },

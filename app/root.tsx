@@ -12,7 +12,7 @@ import {
   useRouteLoaderData,
 } from "@remix-run/react";
 import type { ReactNode } from "react";
-import { getOptionalUser } from "./auth.server";
+import { AccountCompromised, getOptionalUser } from "./auth.server";
 import { ROLE_LABELS } from "./models/user.server";
 import { useNonce } from "./nonce";
 import styles from "./styles.css";
@@ -25,7 +25,11 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = () => [{ title: "EHR Audit Trail" }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const found = await getOptionalUser(context.app, request);
+  // An account that fails its integrity check shows as signed out here; /home says why.
+  const found = await getOptionalUser(context.app, request).catch((error: unknown) => {
+    if (error instanceof AccountCompromised) return null;
+    throw error;
+  });
   return {
     viewer: found ? { name: found.user.name, roleLabel: ROLE_LABELS[found.user.role] } : null,
   };

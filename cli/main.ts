@@ -3,9 +3,9 @@ import { ConfigError, loadConfig } from "../app/config.server";
 import { createAppContext, type AppContext } from "../app/context.server";
 import { KeyError } from "../app/keys.server";
 import { createInvitation } from "../app/models/invitation.server";
-import { DEMO_LOGINS, seedDemoUsers } from "../app/services/demo.server";
-
-export class UsageError extends Error {}
+import { addSource, listSources, revokeSource, SourceError } from "../app/models/source.server";
+import { DEMO_LOGINS, seedDemo } from "../app/services/demo.server";
+import { importCommand, UsageError, verifyCommand } from "./trail-commands";
 
 const HELP = `EHR audit trail command line
 
@@ -16,11 +16,24 @@ Commands:
                       Print a single-use activation code for a patient account bound to <MRN>.
   invite auditor [--days N]
                       Print a single-use invitation code for an audit company account.
-  demo                Create the demo accounts in the configured database and print their logins.
+  source add <NAME>   Register a source system and print its API bearer token (shown once).
+  source revoke <NAME>
+                      Revoke a source's token.
+  source list         List the source systems.
+  import <FILE.ndjson> [--source NAME] [--batch N]
+                      Append one event per line. Every line is checked first: a bad line stops
+                      the import and stores nothing. Then events are stored in batches of N
+                      (500), each sealed by its own checkpoint.
+  verify [--db PATH] [--public-key PEM ... | --keys DIR] [--head FILE]
+                      Verify a copy of the database with public keys only. Exit 0 when clean,
+                      1 on any finding. --head names the witnessed tree head (default
+                      trail-head.json in the keys folder). Without --db or DATABASE_PATH, and
+                      with no data/app.db, it verifies the demo database.
+  demo                Create the demo accounts and records in the configured database.
   help                Show this help.
 
 The database and keys come from DATABASE_PATH and KEYS_DIR (defaults: data/app.db, keys/).
-Exit codes: 0 success, 1 failure, 2 usage error.`;
+Exit codes: 0 success, 1 failure or findings, 2 usage error.`;
 
 function context(): AppContext {
   return createAppContext(loadConfig(process.env));
@@ -60,9 +73,33 @@ function invite(args: string[]): void {
   );
 }
 
+function source(args: string[]): void {
+  const [action, name, ...extra] = args;
+  if (action === "list" && !name) {
+    for (const s of listSources(context())) {
+      console.log(
+        `${s.name}\tcreated ${s.createdAt.toISOString()}${s.revokedAt ? `\trevoked ${s.revokedAt.toISOString()}` : ""}`,
+      );
+    }
+    return;
+  }
+  if ((action !== "add" && action !== "revoke") || !name || extra.length) {
+    throw new UsageError("source takes: add <NAME>, revoke <NAME> or list");
+  }
+  if (action === "add") {
+    const { token } = addSource(context(), name);
+    console.log(token);
+    console.error(`Source "${name}" added. Keep the token secret; it is not shown again.`);
+  } else if (revokeSource(context(), name)) {
+    console.error(`Source "${name}" revoked.`);
+  } else {
+    throw new SourceError(`no active source named "${name}"`);
+  }
+}
+
 async function demo(): Promise<void> {
-  const created = await seedDemoUsers(context());
-  console.log(`${created} demo account(s) created.`);
+  const { users: created, records } = await seedDemo(context());
+  console.log(`${created} demo account(s) and ${records} demo record(s) created.`);
   for (const l of DEMO_LOGINS) console.log(`  ${l.role.padEnd(8)} ${l.username} / ${l.password}`);
 }
 
@@ -82,6 +119,13 @@ export async function runCli(argv: string[]): Promise<number> {
       case "demo":
         await demo();
         return 0;
+      case "source":
+        source(rest);
+        return 0;
+      case "import":
+        return await importCommand(context(), rest);
+      case "verify":
+        return await verifyCommand(rest);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }
@@ -93,7 +137,7 @@ export async function runCli(argv: string[]): Promise<number> {
       console.error(`error: ${(error as Error).message}\nRun "npm run cli -- --help" for usage.`);
       return 2;
     }
-    if (error instanceof ConfigError || error instanceof KeyError) {
+    if (error instanceof ConfigError || error instanceof KeyError || error instanceof SourceError) {
       console.error(error.message);
       return 1;
     }

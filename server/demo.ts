@@ -1,4 +1,4 @@
-import { DEMO_LOGINS, seedDemoUsers } from "../app/services/demo.server";
+import { DEMO_LOGINS, seedDemo } from "../app/services/demo.server";
 import { ROLE_LABELS } from "../app/models/user.server";
 import { ensureBuild } from "./build";
 import { serve } from "./main";
@@ -18,11 +18,13 @@ ensureBuild();
 const env = { ...process.env };
 for (const [name, value] of Object.entries(DEMO_DEFAULTS)) env[name] ||= value;
 const running = await serve(env);
-const created = await seedDemoUsers(running.ctx);
+const created = await seedDemo(running.ctx);
 
 console.log(`
 EHR audit trail demo: ${running.url}
-  database ${running.ctx.config.DATABASE_PATH} (${created} demo account(s) created now)
+  database ${running.ctx.config.DATABASE_PATH} (created now: ${created.users} account(s), ${created.records} record(s))
+  alerts   ${running.ctx.config.SMTP_URL ? "sent over SMTP" : `written as .eml files to ${running.ctx.config.OUTBOX_DIR}`}
+  verify   npm run cli -- verify   (checks the demo database when there is no data/app.db)
 
 Demo logins (tick "Audit company login" for the auditor):`);
 for (const login of DEMO_LOGINS) {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { ConfigError, loadConfig } from "../app/config.server";
 import { KeyError } from "../app/keys.server";
+import { ensureTrailIntact } from "../app/trail/guard.server";
 import { BUILD_ENTRY, startServer, type RunningServer } from "./http";
 
 /** Starts the server with `env`, printing a clear message and exiting 1 on bad configuration or keys. */
@@ -13,6 +14,18 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<RunningServer> {
     const running = await startServer(config);
     if (running.keysCreated) {
       console.log(`Created new keys in ${config.KEYS_DIR}. Back them up now (see keys/README.md).`);
+    }
+    // A full verification at start; later views re-verify whenever another process wrote the file.
+    const status = await ensureTrailIntact(running.ctx);
+    if (status.ok) {
+      console.log(
+        `Trail verified: ${status.records} records, checkpoint #${status.checkpoint?.number ?? 0}.`,
+      );
+    } else {
+      console.error(
+        `The trail FAILED verification (${status.findings.length} finding(s)); the admins are alerted.`,
+      );
+      await status.alert;
     }
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.once(signal, () => {

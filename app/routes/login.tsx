@@ -5,7 +5,15 @@ import {
   type MetaFunction,
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
-import { getAuth, LoginFailed, startSession, WRONG_LOGIN } from "~/auth.server";
+import {
+  AccountCompromised,
+  getAuth,
+  integrityFailure,
+  LoginFailed,
+  startSession,
+  WRONG_LOGIN,
+} from "~/auth.server";
+import { auditFailedLogin, auditLogin } from "~/services/trail-view.server";
 import { Field } from "~/components/field";
 import {
   checkLoginThrottle,
@@ -47,10 +55,16 @@ export async function action({ request, context }: ActionFunctionArgs) {
   try {
     const user = await getAuth(ctx).authenticator.authenticate("form", request);
     clearUsernameFailures(ctx, username);
+    await auditLogin(ctx, user);
     return await startSession(ctx, request, user, "/home");
   } catch (error) {
+    if (error instanceof AccountCompromised) {
+      const failure = await integrityFailure(ctx, error.userId);
+      return data({ error: failure.data.message, username, auditCompany }, { status: 503 });
+    }
     if (!(error instanceof LoginFailed)) throw error;
     recordLoginFailure(ctx, subject);
+    await auditFailedLogin(ctx, username, error.account);
     return data({ error: WRONG_LOGIN, username, auditCompany }, { status: 401 });
   }
 }

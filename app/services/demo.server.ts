@@ -1,4 +1,5 @@
 import type { AppContext } from "../context.server";
+import { appendRecords, type RecordInput } from "../trail/append.server";
 import { createInvitation } from "../models/invitation.server";
 import { usernameTaken, type Role } from "../models/user.server";
 import { registerUser } from "./registration.server";
@@ -58,4 +59,105 @@ export async function seedDemoUsers(ctx: AppContext): Promise<number> {
     created += 1;
   }
   return created;
+}
+
+/** The source id of the demo's generated records. */
+export const DEMO_SOURCE = "demo-ehr";
+
+const STAFF = [
+  {
+    id: "E1001",
+    name: "Dr. Priya Raman",
+    tables: ["clinical_notes", "diagnoses", "medications", "lab_results"],
+  },
+  {
+    id: "E1002",
+    name: "Nurse Tom Becker",
+    tables: ["vital_signs", "medications", "allergies", "clinical_notes"],
+  },
+  { id: "E1003", name: "Dr. Lena Fischer", tables: ["imaging", "diagnoses", "clinical_notes"] },
+  { id: "E1004", name: "Omar Haddad (pharmacist)", tables: ["medications", "allergies"] },
+  { id: "E1005", name: "Jane Liu (billing)", tables: ["billing", "demographics"] },
+  { id: "E1006", name: "Marco Silva (lab)", tables: ["lab_results"] },
+  {
+    id: "E1007",
+    name: "Dr. Ahmed Yilmaz",
+    tables: ["clinical_notes", "immunizations", "medications"],
+  },
+];
+const OTHER_PATIENTS = ["MRN-100913", "MRN-101207", "MRN-101555", "MRN-102046"];
+const ACTION_WEIGHTS: [string, number][] = [
+  ["read", 60],
+  ["update", 14],
+  ["create", 10],
+  ["query", 6],
+  ["print", 5],
+  ["copy", 3],
+  ["delete", 2],
+];
+const NOTES: Record<string, string[]> = {
+  read: ["chart review before rounds", "reviewed results", "follow-up visit", "consult request"],
+  update: ["dose adjusted", "corrected entry", "added observation"],
+  create: ["new order", "new entry after visit", "admission note"],
+  query: ["searched the record", "report for care team"],
+  print: ["printed for the patient", "printed for referral"],
+  copy: ["copied to referral letter", "copied for insurer"],
+  delete: ["removed a duplicate entry", "removed an entry made in error"],
+};
+
+/** A small deterministic generator (mulberry32), so every demo database looks the same. */
+function random(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Realistic accesses over the six weeks before `now`: mostly in working hours, a few not. */
+export function demoRecords(now: number, count = 360): RecordInput[] {
+  const rand = random(20261124);
+  const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)]!;
+  const patients = [
+    ...DEMO_LOGINS.flatMap((l) => (l.patientId ? [l.patientId, l.patientId] : [])),
+    ...OTHER_PATIENTS,
+  ];
+  const totalWeight = ACTION_WEIGHTS.reduce((sum, [, w]) => sum + w, 0);
+  const records: RecordInput[] = [];
+  const start = now - 42 * 24 * 60 * 60 * 1000;
+  for (let i = 0; i < count; i++) {
+    const day = Math.floor((i / count) * 42);
+    const afterHours = rand() < 0.06;
+    const hour = afterHours ? pick([0, 1, 2, 3, 4, 22, 23]) : 7 + Math.floor(rand() * 11);
+    const at = new Date(start + day * 86_400_000);
+    at.setUTCHours(hour, Math.floor(rand() * 60), Math.floor(rand() * 60), 0);
+    let roll = rand() * totalWeight;
+    const action = ACTION_WEIGHTS.find(([, w]) => (roll -= w) < 0)?.[0] ?? "read";
+    const staff = pick(STAFF);
+    records.push({
+      patientId: pick(patients),
+      actorId: staff.id,
+      actorName: staff.name,
+      action,
+      tableAffected: pick(staff.tables),
+      occurredAt: Math.min(at.getTime(), now),
+      notes: pick(NOTES[action]!),
+      sourceId: DEMO_SOURCE,
+    });
+  }
+  return records.sort((a, b) => a.occurredAt - b.occurredAt);
+}
+
+/** The demo's accounts and records; running it again adds nothing. */
+export async function seedDemo(ctx: AppContext): Promise<{ users: number; records: number }> {
+  const users = await seedDemoUsers(ctx);
+  const seeded = ctx.conn.sqlite
+    .prepare("SELECT 1 FROM audit_records WHERE source_id = ? LIMIT 1")
+    .get(DEMO_SOURCE);
+  if (seeded) return { users, records: 0 };
+  const records = demoRecords(ctx.now());
+  for (let i = 0; i < records.length; i += 60) await appendRecords(ctx, records.slice(i, i + 60));
+  return { users, records: records.length };
 }

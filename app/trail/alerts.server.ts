@@ -15,23 +15,13 @@ export function fingerprintFindings(ctx: AppContext, findings: readonly Finding[
   return keyedDigest(ctx.keys.blindIndexKey, ["ehr-audit-incident", ...lines]);
 }
 
-/** The alert's text: which checks failed and which records, by id and position only. */
-export function alertText(
-  findings: readonly Finding[],
-  detectedAt: Date,
-  triggeredBy: string | null,
-): string {
-  const lines = [
-    "The EHR audit trail failed verification. The affected views withhold all records until this is resolved.",
-    "",
-    `Detected at: ${detectedAt.toISOString()}`,
-    `Triggered by the view of user: ${triggeredBy ?? "(none: start-up or background check)"}`,
-    `Checks failed: ${[...new Set(findings.map((f) => FINDING_LABELS[f.kind]))].join(", ")}`,
-  ];
+/** Findings grouped by kind, one line each: positions, ids and what was wrong. */
+export function formatFindings(findings: readonly Finding[]): string[] {
+  const lines: string[] = [];
   for (const kind of FINDING_KINDS) {
     const group = findings.filter((f) => f.kind === kind);
     if (group.length === 0) continue;
-    lines.push("", `${FINDING_LABELS[kind]} (${group.length}):`);
+    lines.push(`${FINDING_LABELS[kind]} (${group.length}):`);
     for (const f of group) {
       const where = [
         f.seq !== undefined ? `seq ${f.seq}` : null,
@@ -44,8 +34,26 @@ export function alertText(
       lines.push(`  - ${where || f.target}: ${f.detail}`);
     }
   }
-  lines.push("", "Run `npm run cli -- verify` on a copy of the database for the full report.");
-  return lines.join("\n");
+  return lines;
+}
+
+/** The alert's text: which checks failed and which records, by id and position only. */
+export function alertText(
+  findings: readonly Finding[],
+  detectedAt: Date,
+  triggeredBy: string | null,
+): string {
+  return [
+    "The EHR audit trail failed verification. Views withhold all records until this is resolved.",
+    "",
+    `Detected at: ${detectedAt.toISOString()}`,
+    `Triggered by (user id or source): ${triggeredBy ?? "none, the start-up check"}`,
+    `Checks failed: ${[...new Set(findings.map((f) => FINDING_LABELS[f.kind]))].join(", ")}`,
+    "",
+    ...formatFindings(findings),
+    "",
+    "Run `npm run cli -- verify` on a copy of the database for the full report.",
+  ].join("\n");
 }
 
 export type Delivery = { via: "smtp"; messageId: string } | { via: "outbox"; file: string };

@@ -224,12 +224,13 @@ export function summarizeCheckpoint(body: CheckpointBody): CheckpointSummary {
 export function appendRecords(
   ctx: AppContext,
   inputs: readonly RecordInput[],
-  signer: Signer = inlineSigner(ctx),
+  options: { signer?: Signer; triggeredBy?: string | null } = {},
 ): Promise<AppendResult> {
+  const signer = options.signer ?? inlineSigner(ctx);
   if (inputs.length === 0) return Promise.reject(new Error("nothing to append"));
   return serialized(ctx, async () => {
     for (let attempt = 1; ; attempt++) {
-      await assertTrailWritable(ctx);
+      await assertTrailWritable(ctx, options.triggeredBy ?? null);
       try {
         return await appendOnce(ctx, inputs, signer);
       } catch (error) {

@@ -98,3 +98,25 @@ export const USER_SIGNED_COLUMNS = [
 export function userSigningInput(values: readonly (string | number | Buffer)[]): Buffer {
   return encodeFields(["ehr-audit-user", 1, ...values]);
 }
+
+const INTEGER_COLUMNS = new Set([0, 13, 14]);
+const TEXT_COLUMNS = new Set([1, 2, 15, 16]);
+
+function asText(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString("utf8") : value === null ? "" : String(value);
+}
+
+/**
+ * A stored row with each column coerced to its declared type. SQLite lets an intruder store any
+ * type in any column; coercion keeps the checks total, and any changed value still fails them.
+ */
+export function normalizeRecord(values: readonly unknown[]): RawRecord {
+  return values.map((value, i) => {
+    if (INTEGER_COLUMNS.has(i))
+      return Number.isSafeInteger(value) && (value as number) >= 0 ? value : 0;
+    if (i === 2 && value === null) return null;
+    if (TEXT_COLUMNS.has(i)) return asText(value);
+    if (Buffer.isBuffer(value)) return value;
+    return Buffer.from(asText(value), "utf8");
+  }) as RawRecord;
+}

@@ -170,8 +170,11 @@ export async function ensureTrailIntact(
 }
 
 /** Throws TrailCompromisedError unless the trail verifies. */
-export async function assertTrailWritable(ctx: AppContext): Promise<void> {
-  const status = await ensureTrailIntact(ctx);
+export async function assertTrailWritable(
+  ctx: AppContext,
+  triggeredBy: string | null,
+): Promise<void> {
+  const status = await ensureTrailIntact(ctx, { viewerId: triggeredBy });
   if (!status.ok) throw new TrailCompromisedError(status.findings);
 }
 

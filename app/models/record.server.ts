@@ -1,0 +1,122 @@
+import type { AppContext } from "../context.server";
+import { decryptField } from "../crypto/fields.server";
+import { blindIndex } from "../crypto/hashing.server";
+import { checkSignature } from "../crypto/signing.server";
+import {
+  normalizeRecord,
+  RECORD_COLUMNS,
+  recordSigningInput,
+  type RawRecord,
+} from "../trail/encoding.server";
+import type { CheckpointInfo } from "../trail/verify.server";
+
+/** A record as people read it, decrypted after its signature was checked. */
+export type AuditRecordView = {
+  seq: number;
+  logId: string;
+  patientId: string;
+  actorId: string;
+  actorName: string;
+  action: string;
+  tableAffected: string;
+  occurredAt: string;
+  recordedAt: string;
+  notes: string;
+  sourceId: string;
+  keyId: string;
+};
+
+export type RecordPage = { records: RawRecord[]; nextBefore: number | null };
+
+export class RecordCheckFailed extends Error {
+  constructor(public readonly seq: number) {
+    super(`record at seq ${seq} failed its check`);
+    this.name = "RecordCheckFailed";
+  }
+}
+
+const SELECT = `SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records`;
+
+function page(
+  ctx: AppContext,
+  where: string,
+  args: unknown[],
+  limit: number,
+  before?: number,
+): RecordPage {
+  const conditions = [where, before ? "seq < ?" : ""].filter(Boolean);
+  const rows = ctx.conn.sqlite
+    .prepare(
+      `${SELECT} ${conditions.length ? `WHERE ${conditions.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`,
+    )
+    .raw(true)
+    .all(...args, ...(before ? [before] : []), limit + 1)
+    .map((row) => normalizeRecord(row as unknown[]));
+  const more = rows.length > limit;
+  const records = rows.slice(0, limit);
+  return { records, nextBefore: more ? records[records.length - 1]![0] : null };
+}
+
+/** The newest records about one patient, by blind index: the patient filter cannot be forgotten. */
+export function listRecordsForPatient(
+  ctx: AppContext,
+  patientId: string,
+  options: { limit: number; before?: number },
+): RecordPage {
+  const index = blindIndex(ctx.keys.blindIndexKey, "patient_id", patientId);
+  return page(ctx, "patient_index = ?", [index], options.limit, options.before);
+}
+
+/** The newest records of the whole trail, for auditors. */
+export function listAllRecords(
+  ctx: AppContext,
+  options: { limit: number; before?: number },
+): RecordPage {
+  return page(ctx, "", [], options.limit, options.before);
+}
+
+/**
+ * Checks each row before it is shown: sealed by the verified checkpoint, signed by a trusted
+ * key over exactly its stored bytes, and (for a patient's view) about that patient. Then decrypts.
+ */
+export function openRecords(
+  ctx: AppContext,
+  rows: readonly RawRecord[],
+  checkpoint: CheckpointInfo | null,
+  patientId?: string,
+): AuditRecordView[] {
+  return rows.map((row) => {
+    const [seq, logId] = row;
+    const key = ctx.keys.trustedPublicKeys.get(row[16]);
+    if (!checkpoint || seq > checkpoint.treeSize || !key) throw new RecordCheckFailed(seq);
+    if (checkSignature(key, recordSigningInput(row), row[17]) !== "valid")
+      throw new RecordCheckFailed(seq);
+    const open = (column: string, value: Buffer) => {
+      try {
+        return decryptField(ctx.keys.fieldKey, value, {
+          table: "audit_records",
+          column,
+          rowId: logId,
+        });
+      } catch {
+        throw new RecordCheckFailed(seq);
+      }
+    };
+    const view: AuditRecordView = {
+      seq,
+      logId,
+      patientId: open("patient_id", row[7]),
+      actorId: open("actor_id", row[8]),
+      actorName: open("actor_name", row[9]),
+      action: open("action", row[10]),
+      tableAffected: open("table_affected", row[11]),
+      notes: open("notes", row[12]),
+      occurredAt: new Date(row[13]).toISOString(),
+      recordedAt: new Date(row[14]).toISOString(),
+      sourceId: row[15],
+      keyId: row[16],
+    };
+    if (patientId !== undefined && view.patientId !== patientId) throw new RecordCheckFailed(seq);
+    return view;
+  });
+}

@@ -1,0 +1,138 @@
+import type { AppContext } from "../context.server";
+import {
+  listAllRecords,
+  listRecordsForPatient,
+  openRecords,
+  RecordCheckFailed,
+  type AuditRecordView,
+} from "../models/record.server";
+import type { User } from "../models/user.server";
+import { appendRecords, type RecordInput } from "../trail/append.server";
+import { ensureTrailIntact, TrailCompromisedError } from "../trail/guard.server";
+
+export const PAGE_SIZE = 50;
+/** The source id of the records the trail writes about its own use. */
+export const SELF_SOURCE = "audit-trail";
+
+export type VerifiedStatus = {
+  records: number;
+  checkpointNumber: number;
+  signedAt: string | null;
+  keyId: string | null;
+};
+
+export type TrailView =
+  | { ok: false }
+  | { ok: true; records: AuditRecordView[]; nextBefore: number | null; status: VerifiedStatus };
+
+function selfRecord(
+  user: User,
+  action: string,
+  patientId: string,
+  notes: string,
+  at: number,
+): RecordInput {
+  return {
+    patientId,
+    actorId: user.id,
+    actorName: user.name,
+    action,
+    tableAffected: "audit_trail",
+    occurredAt: at,
+    notes,
+    sourceId: SELF_SOURCE,
+  };
+}
+
+/** Appends records about the trail's own use; a compromised trail takes no appends, and that is no error here. */
+async function auditOwnUse(ctx: AppContext, inputs: RecordInput[]): Promise<void> {
+  if (inputs.length === 0) return;
+  try {
+    await appendRecords(ctx, inputs, { triggeredBy: inputs[0]!.actorId });
+  } catch (error) {
+    if (!(error instanceof TrailCompromisedError)) throw error;
+  }
+}
+
+export function auditLogin(ctx: AppContext, user: User): Promise<void> {
+  return auditOwnUse(ctx, [
+    selfRecord(user, "login", user.patientId ?? "", "successful login", ctx.now()),
+  ]);
+}
+
+/** A failed login for an existing account is recorded against it; for unknown usernames, against nobody. */
+export function auditFailedLogin(
+  ctx: AppContext,
+  attempted: string,
+  user: User | null,
+): Promise<void> {
+  const actor = user ?? {
+    id: "unknown",
+    name: attempted,
+    role: "patient" as const,
+    patientId: null,
+    username: attempted,
+  };
+  return auditOwnUse(ctx, [
+    selfRecord(actor, "login", user?.patientId ?? "", "failed login attempt", ctx.now()),
+  ]);
+}
+
+/**
+ * Verifies, then returns the page of records `user` may see: a patient only their own, an
+ * auditor all. The view itself is recorded, once per patient shown, so patients see who looked.
+ */
+export async function viewTrail(
+  ctx: AppContext,
+  user: User,
+  options: { before?: number } = {},
+): Promise<TrailView> {
+  const status = await ensureTrailIntact(ctx, { viewerId: user.id });
+  if (!status.ok) return { ok: false };
+  const query = { limit: PAGE_SIZE, before: options.before };
+  const page =
+    user.role === "patient"
+      ? listRecordsForPatient(ctx, user.patientId!, query)
+      : listAllRecords(ctx, query);
+  let records: AuditRecordView[];
+  try {
+    records = openRecords(
+      ctx,
+      page.records,
+      status.checkpoint,
+      user.role === "patient" ? user.patientId! : undefined,
+    );
+  } catch (error) {
+    if (!(error instanceof RecordCheckFailed)) throw error;
+    // The quick check of the shown rows failed: a full pass names what happened and alerts.
+    await ensureTrailIntact(ctx, { viewerId: user.id, force: true });
+    return { ok: false };
+  }
+  const patients =
+    user.role === "patient" ? [user.patientId!] : [...new Set(records.map((r) => r.patientId))];
+  const now = ctx.now();
+  await auditOwnUse(
+    ctx,
+    patients.map((patientId) =>
+      selfRecord(
+        user,
+        "query",
+        patientId,
+        `viewed ${records.filter((r) => r.patientId === patientId).length} record(s)`,
+        now,
+      ),
+    ),
+  );
+  const checkpoint = status.checkpoint;
+  return {
+    ok: true,
+    records,
+    nextBefore: page.nextBefore,
+    status: {
+      records: status.records,
+      checkpointNumber: checkpoint?.number ?? 0,
+      signedAt: checkpoint ? new Date(checkpoint.createdAt).toISOString() : null,
+      keyId: checkpoint?.keyId ?? null,
+    },
+  };
+}

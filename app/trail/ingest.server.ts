@@ -1,0 +1,74 @@
+import { z } from "zod";
+import type { RecordInput } from "./append.server";
+
+export const MAX_BATCH = 1000;
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export const ACTIONS = [
+  "create",
+  "read",
+  "update",
+  "delete",
+  "execute",
+  "print",
+  "copy",
+  "query",
+  "export",
+  "login",
+  "logout",
+] as const;
+
+const HOUR = 60 * 60 * 1000;
+
+/** One audit event as sources send it (JSON API and NDJSON import alike). */
+export const eventSchema = z
+  .object({
+    patient_id: z.string().trim().min(1).max(64),
+    actor_id: z.string().trim().min(1).max(128),
+    actor_name: z.string().trim().min(1).max(200),
+    action: z.enum(ACTIONS, { error: `must be one of ${ACTIONS.join(", ")}` }),
+    table_affected: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, {
+      error: "must be lower-case letters, digits and underscores",
+    }),
+    occurred_at: z.iso
+      .datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" })
+      .refine((v) => Date.parse(v) <= Date.now() + HOUR, { error: "must not be in the future" }),
+    notes: z.string().max(4000).default(""),
+  })
+  .strict();
+
+const batchSchema = z.object({ records: z.array(eventSchema).min(1).max(MAX_BATCH) }).strict();
+
+export type Event = z.output<typeof eventSchema>;
+
+export type ParsedBody =
+  { ok: true; events: Event[] } | { ok: false; errors: Record<string, string> };
+
+/** Field errors keyed by their path, e.g. "records.3.action". */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of error.issues) out[issue.path.join(".") || "body"] ??= issue.message;
+  return out;
+}
+
+/** A body is one event, or `{ "records": [...] }` with 1 to MAX_BATCH events. */
+export function parseBody(body: unknown): ParsedBody {
+  const isBatch =
+    typeof body === "object" && body !== null && !Array.isArray(body) && "records" in body;
+  const result = isBatch ? batchSchema.safeParse(body) : eventSchema.safeParse(body);
+  if (!result.success) return { ok: false, errors: fieldErrors(result.error) };
+  return { ok: true, events: "records" in result.data ? result.data.records : [result.data] };
+}
+
+export function toRecordInput(event: Event, sourceId: string): RecordInput {
+  return {
+    patientId: event.patient_id,
+    actorId: event.actor_id,
+    actorName: event.actor_name,
+    action: event.action,
+    tableAffected: event.table_affected,
+    occurredAt: Date.parse(event.occurred_at),
+    notes: event.notes,
+    sourceId,
+  };
+}

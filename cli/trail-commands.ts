@@ -1,0 +1,243 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { parseArgs } from "node:util";
+import Database from "better-sqlite3";
+import type { KeyObject } from "node:crypto";
+import { createPublicKey } from "node:crypto";
+import type { AppContext } from "../app/context.server";
+import { keyIdOf, loadTrustedPublicKeys } from "../app/keys.server";
+import { appendRecords } from "../app/trail/append.server";
+import { formatFindings } from "../app/trail/alerts.server";
+import { parseBody, toRecordInput, type Event } from "../app/trail/ingest.server";
+import { createSignerPool } from "../app/trail/signer-pool.server";
+import { verifyTrail } from "../app/trail/verify.server";
+import { readWitness } from "../app/trail/witness.server";
+import { loadConfig } from "../app/config.server";
+import { progressBar } from "./progress";
+
+export class UsageError extends Error {}
+
+async function* ndjsonLines(file: string): AsyncGenerator<{ line: number; text: string }> {
+  const input = fs.createReadStream(file, { encoding: "utf8" });
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  let line = 0;
+  for await (const text of lines) {
+    line += 1;
+    if (text.trim()) yield { line, text };
+  }
+}
+
+function parseLine(line: number, text: string): Event {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`line ${line}: not valid JSON`);
+  }
+  if (typeof json === "object" && json !== null && "records" in json) {
+    throw new Error(`line ${line}: each line holds one event, not a batch`);
+  }
+  const parsed = parseBody(json);
+  if (!parsed.ok) {
+    const [field, message] = Object.entries(parsed.errors)[0]!;
+    throw new Error(`line ${line}: ${field}: ${message}`);
+  }
+  return parsed.events[0]!;
+}
+
+/**
+ * Imports an NDJSON file: every line is checked first, so a bad line stores nothing; then the
+ * events are appended in batches, each committed with its own checkpoint.
+ */
+export async function importCommand(ctx: AppContext, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      source: { type: "string", default: "import" },
+      batch: { type: "string", default: "500" },
+    },
+    allowPositionals: true,
+  });
+  const [file, ...extra] = positionals;
+  if (!file || extra.length) throw new UsageError("import takes one NDJSON file");
+  const batchSize = Number(values.batch);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+    throw new UsageError("--batch must be a whole number from 1 to 10000");
+  }
+  if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`);
+
+  const size = fs.statSync(file).size;
+  const checking = progressBar("Checking ");
+  let events = 0;
+  let read = 0;
+  try {
+    for await (const { line, text } of ndjsonLines(file)) {
+      parseLine(line, text);
+      events += 1;
+      read += Buffer.byteLength(text) + 1;
+      if (events % 1000 === 0) checking.update(Math.min(read, size), size);
+    }
+  } catch (error) {
+    checking.done();
+    console.error(`Import refused, nothing stored: ${(error as Error).message}`);
+    return 1;
+  }
+  checking.update(size, size);
+  checking.done(`Checked ${events} events`);
+  if (events === 0) {
+    console.error("The file holds no events; nothing stored.");
+    return 1;
+  }
+
+  const pool = createSignerPool(ctx.keys.signing.privateKey);
+  const importing = progressBar("Importing");
+  let stored = 0;
+  let lastLine = 0;
+  let batch: { line: number; event: Event }[] = [];
+  const flush = async () => {
+    if (!batch.length) return;
+    await appendRecords(
+      ctx,
+      batch.map((b) => toRecordInput(b.event, values.source!)),
+      { signer: pool.sign, triggeredBy: `import ${path.basename(file)}` },
+    );
+    stored += batch.length;
+    lastLine = batch[batch.length - 1]!.line;
+    batch = [];
+    importing.update(stored, events);
+  };
+  try {
+    for await (const { line, text } of ndjsonLines(file)) {
+      batch.push({ line, event: parseLine(line, text) });
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+  } catch (error) {
+    importing.done();
+    console.error(
+      `Import stopped: ${(error as Error).message}. ${stored} events up to line ${lastLine} were stored and sealed; ` +
+        `the rest were not.`,
+    );
+    return 1;
+  } finally {
+    await pool.close();
+  }
+  importing.done(`Imported ${stored} events`);
+  console.log(`Imported ${stored} events from ${file} as source "${values.source}".`);
+  return 0;
+}
+
+function publicKeysFrom(files: string[]): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>();
+  for (const file of files) {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(fs.readFileSync(file));
+    } catch (error) {
+      throw new UsageError(`cannot read a public key from ${file}: ${(error as Error).message}`);
+    }
+    keys.set(keyIdOf(key), key);
+  }
+  return keys;
+}
+
+/** Where the database to verify is: --db, DATABASE_PATH, or the demo's when only it exists. */
+function databaseToVerify(given: string | undefined): {
+  db: string;
+  keysDir: string;
+  note?: string;
+} {
+  const config = loadConfig(process.env);
+  if (given) return { db: path.resolve(given), keysDir: config.KEYS_DIR };
+  const demo = { db: path.resolve("data/demo.db"), keysDir: path.resolve("data/demo-keys") };
+  if (
+    !process.env.DATABASE_PATH &&
+    !fs.existsSync(config.DATABASE_PATH) &&
+    fs.existsSync(demo.db)
+  ) {
+    return {
+      ...demo,
+      note: `No database at ${config.DATABASE_PATH}; verifying the demo database.`,
+    };
+  }
+  return { db: config.DATABASE_PATH, keysDir: config.KEYS_DIR };
+}
+
+/** Verifies a copy of the database with public keys only. Exit 0 clean, 1 findings, 2 usage. */
+export async function verifyCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      db: { type: "string" },
+      "public-key": { type: "string", multiple: true },
+      keys: { type: "string" },
+      head: { type: "string" },
+    },
+    allowPositionals: true,
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+  if (values["public-key"] && values.keys)
+    throw new UsageError("give --public-key or --keys, not both");
+  const target = databaseToVerify(values.db);
+  if (target.note) console.error(target.note);
+  if (!fs.existsSync(target.db)) throw new UsageError(`no database at ${target.db}`);
+  const keysDir = values.keys ? path.resolve(values.keys) : target.keysDir;
+  const keys = values["public-key"]
+    ? publicKeysFrom(values["public-key"])
+    : loadTrustedPublicKeys(keysDir);
+  if (keys.size === 0) throw new UsageError(`no public key found in ${keysDir}`);
+  const headFile =
+    values.head ?? (values["public-key"] ? undefined : path.join(keysDir, "trail-head.json"));
+  const witness = headFile ? readWitness(headFile) : null;
+
+  // Work on a copy: the live file is never opened for writing, and a running server is not disturbed.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ehr-verify-"));
+  try {
+    const copy = path.join(dir, "trail.db");
+    fs.copyFileSync(target.db, copy);
+    if (fs.existsSync(`${target.db}-wal`)) fs.copyFileSync(`${target.db}-wal`, `${copy}-wal`);
+    const sqlite = new Database(copy, { fileMustExist: true });
+    try {
+      const tables = sqlite
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .pluck()
+        .all() as string[];
+      if (!tables.includes("audit_records") || !tables.includes("checkpoints")) {
+        throw new UsageError(`${target.db} is not an audit trail database`);
+      }
+      const bar = progressBar("Verifying");
+      const report = verifyTrail(sqlite, keys, {
+        origin: loadConfig(process.env).TRAIL_ORIGIN,
+        witness,
+        onProgress: (done, total) => bar.update(done, total),
+      });
+      bar.done(`Checked ${report.records} records`);
+      const cp = report.checkpoint;
+      console.log(`Verified ${target.db}`);
+      console.log(`  records     ${report.records}`);
+      console.log(`  users       ${report.users}`);
+      console.log(
+        cp
+          ? `  checkpoint  #${cp.number}: ${cp.treeSize} records, signed ${new Date(cp.createdAt).toISOString()}, key ${cp.keyId.slice(0, 12)}`
+          : "  checkpoint  none",
+      );
+      if (cp) console.log(`  root        ${cp.rootHash.toString("hex")}`);
+      console.log(
+        `  witness     ${witness ? `checkpoint #${witness.number} (${headFile})` : "none"}`,
+      );
+      if (report.ok) {
+        console.log("Result: OK, no findings");
+        return 0;
+      }
+      console.log(`Result: DATA INTEGRITY COMPROMISED, ${report.findings.length} finding(s)`);
+      for (const line of formatFindings(report.findings)) console.log(`  ${line}`);
+      return 1;
+    } finally {
+      sqlite.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
