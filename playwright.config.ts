@@ -1,5 +1,5 @@
 import { defineConfig, devices } from "@playwright/test";
-import { E2E_PORT } from "./e2e/env";
+import { E2E_PORT, TAMPER_PORT } from "./e2e/env";
 
 const baseURL = `http://127.0.0.1:${E2E_PORT}`;
 
@@ -29,12 +29,16 @@ export default defineConfig({
     },
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
-  webServer: {
-    command: "node --import tsx e2e/server.ts",
-    url: `${baseURL}/login`,
+  // Two servers, each with its own database: the tamper tests attack only theirs.
+  webServer: [
+    ["main", E2E_PORT],
+    ["tamper", TAMPER_PORT],
+  ].map(([name, port]) => ({
+    command: `node --import tsx e2e/server.ts ${name}`,
+    url: `http://127.0.0.1:${port}/login`,
     reuseExistingServer: false,
     timeout: 120_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+  })),
 });

@@ -13,7 +13,7 @@ test("a patient registers with an activation code, logs in, sees home and logs o
   await login(page, account);
   await expect(page).toHaveURL(/\/home$/);
   await expect(page.getByRole("heading", { name: `Welcome, ${account.name}` })).toBeVisible();
-  await expect(page.getByText("Signed in as Patient")).toBeVisible();
+  await expect(page.getByText(`${account.name} · Patient`)).toBeVisible();
 
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login$/);

@@ -2,23 +2,66 @@ import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { expect, type Page } from "@playwright/test";
-import { E2E_ENV } from "./env";
+import { expect, type APIRequestContext, type Page } from "@playwright/test";
+import { E2E_ENV, type ServerEnv } from "./env";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Runs the real CLI against the end-to-end database and returns what it printed. */
-export function cli(...args: string[]): string {
+/** Runs the real CLI against an end-to-end server's database and returns what it printed. */
+export function cliFor(env: ServerEnv, ...args: string[]): string {
   return execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
     cwd: root,
-    env: { ...process.env, ...E2E_ENV },
+    env: { ...process.env, ...env },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
   }).trim();
 }
 
-export function inviteCode(role: "patient" | "auditor", patientId?: string): string {
-  return cli("invite", role, ...(patientId ? ["--patient-id", patientId] : []));
+export const cli = (...args: string[]) => cliFor(E2E_ENV, ...args);
+
+export function inviteCode(
+  role: "patient" | "auditor",
+  patientId?: string,
+  env: ServerEnv = E2E_ENV,
+): string {
+  return cliFor(env, "invite", role, ...(patientId ? ["--patient-id", patientId] : []));
+}
+
+/** An access event as a source system would send it. */
+export function event(patientId: string, overrides: Record<string, unknown> = {}) {
+  return {
+    patient_id: patientId,
+    actor_id: "E-2001",
+    actor_name: "Dr. Test Clinician",
+    action: "read",
+    table_affected: "lab_results",
+    occurred_at: new Date(Date.now() - 3_600_000).toISOString(),
+    notes: "e2e access",
+    ...overrides,
+  };
+}
+
+/** Posts events through the real API with a fresh source token; returns their log ids. */
+export async function postEvents(
+  request: APIRequestContext,
+  events: Record<string, unknown>[],
+  env: ServerEnv = E2E_ENV,
+): Promise<string[]> {
+  const token = cliFor(env, "source", "add", unique("e2e-source"));
+  const response = await request.post("/api/audit-events", {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { records: events },
+  });
+  expect(response.status()).toBe(201);
+  const body = (await response.json()) as { records: { log_id: string }[] };
+  return body.records.map((r) => r.log_id);
+}
+
+/** The log ids of the records shown on the current page. */
+export async function shownLogIds(page: Page): Promise<string[]> {
+  return page
+    .locator("tbody tr[data-log-id]")
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-log-id") ?? ""));
 }
 
 export function unique(prefix: string): string {
@@ -62,8 +105,11 @@ export async function login(
 }
 
 /** Registers a patient with a fresh code and returns the account. */
-export async function newPatient(page: Page, patientId = unique("MRN")) {
-  const account = await register(page, { role: "patient", code: inviteCode("patient", patientId) });
+export async function newPatient(page: Page, patientId = unique("MRN"), env: ServerEnv = E2E_ENV) {
+  const account = await register(page, {
+    role: "patient",
+    code: inviteCode("patient", patientId, env),
+  });
   await expect(page).toHaveURL(/\/login\?registered=1$/);
   return { ...account, patientId };
 }
