@@ -19,6 +19,13 @@ export function hashChildren(left: Buffer, right: Buffer): Buffer {
 export const EMPTY_ROOT = createHash("sha256").digest();
 
 const isOdd = (n: number) => n % 2 === 1;
+
+/** Exact for every safe integer (bitwise operators would stop at 2^31). */
+function isPowerOfTwo(n: number): boolean {
+  if (n < 1) return false;
+  while (n % 2 === 0) n /= 2;
+  return n === 1;
+}
 const half = (n: number) => Math.floor(n / 2);
 
 /** The largest power of two strictly less than n (n ≥ 2). */
@@ -107,7 +114,7 @@ export function verifyConsistency(
   if (size1 === size2) return proof.length === 0 && root1.equals(root2);
   if (proof.length === 0) return false;
   // A first tree that is a complete subtree is its own first proof node.
-  const path = (size1 & (size1 - 1)) === 0 && size1 <= 2 ** 31 ? [root1, ...proof] : [...proof];
+  const path = isPowerOfTwo(size1) ? [root1, ...proof] : [...proof];
   let fn = size1 - 1;
   let sn = size2 - 1;
   while (isOdd(fn)) {
@@ -155,9 +162,12 @@ export class Frontier {
 
   /** Restores a frontier from its size and its serialized hashes. */
   static restore(size: number, serialized: Buffer): Frontier {
+    if (!Number.isSafeInteger(size) || size < 0) throw new Error("a tree size is a whole number");
     const count = [...size.toString(2)].filter((b) => b === "1").length;
     if (serialized.length !== count * 32) throw new Error("frontier does not match its size");
-    const nodes = Array.from({ length: count }, (_, i) => serialized.subarray(i * 32, i * 32 + 32));
+    const nodes = Array.from({ length: count }, (_, i) =>
+      Buffer.from(serialized.subarray(i * 32, i * 32 + 32)),
+    );
     return new Frontier(size, nodes);
   }
 

@@ -30,18 +30,25 @@ export function createSignerPool(
     () => new Worker(WORKER_SOURCE, { eval: true, workerData: { pem } }),
   );
   let nextId = 0;
-  const pending = new Map<number, (signatures: Uint8Array[]) => void>();
+  type Pending = { resolve: (s: Uint8Array[]) => void; reject: (e: Error) => void; worker: Worker };
+  const pending = new Map<number, Pending>();
   for (const worker of workers) {
     worker.on("message", ({ id, signatures }: { id: number; signatures: Uint8Array[] }) => {
-      pending.get(id)?.(signatures);
+      pending.get(id)?.resolve(signatures);
       pending.delete(id);
+    });
+    worker.on("error", (error) => {
+      for (const [id, p] of pending) {
+        if (p.worker !== worker) continue;
+        p.reject(error);
+        pending.delete(id);
+      }
     });
   }
   const run = (worker: Worker, inputs: Buffer[]) =>
     new Promise<Uint8Array[]>((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, resolve);
-      worker.once("error", reject);
+      pending.set(id, { resolve, reject, worker });
       worker.postMessage({ id, inputs });
     });
 
