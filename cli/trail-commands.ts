@@ -147,11 +147,18 @@ function publicKeysFrom(files: string[]): Map<string, KeyObject> {
 function databaseToVerify(given: string | undefined): {
   db: string;
   keysDir: string;
+  head: string;
   note?: string;
 } {
   const config = loadConfig(process.env);
-  if (given) return { db: path.resolve(given), keysDir: config.KEYS_DIR };
-  const demo = { db: path.resolve("data/demo.db"), keysDir: path.resolve("data/demo-keys") };
+  const configured = { keysDir: config.KEYS_DIR, head: config.TRAIL_HEAD_PATH };
+  if (given) return { db: path.resolve(given), ...configured };
+  const demoKeys = path.resolve("data/demo-keys");
+  const demo = {
+    db: path.resolve("data/demo.db"),
+    keysDir: demoKeys,
+    head: path.join(demoKeys, "trail-head.json"),
+  };
   if (
     !process.env.DATABASE_PATH &&
     !fs.existsSync(config.DATABASE_PATH) &&
@@ -162,7 +169,7 @@ function databaseToVerify(given: string | undefined): {
       note: `No database at ${config.DATABASE_PATH}; verifying the demo database.`,
     };
   }
-  return { db: config.DATABASE_PATH, keysDir: config.KEYS_DIR };
+  return { db: config.DATABASE_PATH, ...configured };
 }
 
 /** Verifies a copy of the database with public keys only. Exit 0 clean, 1 findings, 2 usage. */
@@ -188,8 +195,14 @@ export async function verifyCommand(args: string[]): Promise<number> {
     ? publicKeysFrom(values["public-key"])
     : loadTrustedPublicKeys(keysDir);
   if (keys.size === 0) throw new UsageError(`no public key found in ${keysDir}`);
+  // The witness: --head, else where the server keeps it (TRAIL_HEAD_PATH, or beside --keys).
   const headFile =
-    values.head ?? (values["public-key"] ? undefined : path.join(keysDir, "trail-head.json"));
+    values.head ??
+    (values["public-key"]
+      ? undefined
+      : values.keys
+        ? path.join(keysDir, "trail-head.json")
+        : target.head);
   const witness = headFile ? readWitness(headFile) : null;
 
   // Work on a copy: the live file is never opened for writing, and a running server is not disturbed.
