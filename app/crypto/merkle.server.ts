@@ -1,19 +1,28 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 
 // RFC 9162 (Certificate Transparency v2) Merkle tree with SHA-256:
 // leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), MTH({}) = SHA-256("").
 
 const LEAF = Buffer.from([0x00]);
-const NODE = Buffer.from([0x01]);
 
 /** RFC 9162 leaf hash of one leaf's bytes. */
 export function hashLeaf(data: Buffer): Buffer {
   return createHash("sha256").update(LEAF).update(data).digest();
 }
 
+/** SHA-256 of bytes whose first byte is already the RFC 9162 domain byte (one-shot: no copies). */
+export function hashPrefixed(data: Buffer): Buffer {
+  return hash("sha256", data, "buffer") as unknown as Buffer;
+}
+
+const scratch = Buffer.alloc(65);
+
 /** RFC 9162 interior node hash. */
 export function hashChildren(left: Buffer, right: Buffer): Buffer {
-  return createHash("sha256").update(NODE).update(left).update(right).digest();
+  scratch[0] = 0x01;
+  left.copy(scratch, 1);
+  right.copy(scratch, 33);
+  return hashPrefixed(scratch);
 }
 
 export const EMPTY_ROOT = createHash("sha256").digest();

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.server";
 import { encryptField } from "../crypto/fields.server";
 import { blindIndex } from "../crypto/hashing.server";
-import { Frontier, hashLeaf } from "../crypto/merkle.server";
+import { Frontier } from "../crypto/merkle.server";
 import { signBytes } from "../crypto/signing.server";
 import {
   checkpointSigningInput,
   RECORD_COLUMNS,
-  recordLeafInput,
+  recordLeafHash,
   recordSigningInput,
   type CheckpointBody,
   type RawRecord,
@@ -44,6 +44,8 @@ export type AppendResult = {
 export type Signer = (inputs: Buffer[]) => Promise<Buffer[]>;
 
 export class AppendConflict extends Error {}
+
+const SIGN_CHUNK = 64;
 
 type Head = {
   number: number;
@@ -154,17 +156,25 @@ async function appendOnce(
   const head = readHead(ctx);
   const recordedAt = ctx.now();
   const rows: RawRecord[] = [];
+  const signing: Promise<Buffer[]>[] = [];
   let prev = head.lastLogId;
-  for (const [i, input] of inputs.entries()) {
-    const row = sealRecord(ctx, input, head.size + i + 1, prev, recordedAt);
-    rows.push(row);
-    prev = row[1];
+  // Seal in chunks and hand each to the signer at once: with a pool, this thread seals the next
+  // chunk while the workers sign the last.
+  for (let start = 0; start < inputs.length; start += SIGN_CHUNK) {
+    const chunk: RawRecord[] = [];
+    for (const [i, input] of inputs.slice(start, start + SIGN_CHUNK).entries()) {
+      const row = sealRecord(ctx, input, head.size + start + i + 1, prev, recordedAt);
+      chunk.push(row);
+      prev = row[1];
+    }
+    rows.push(...chunk);
+    signing.push(signer(chunk.map((row) => recordSigningInput(row))));
   }
-  const signatures = await signer(rows.map((row) => recordSigningInput(row)));
+  const signatures = (await Promise.all(signing)).flat();
   const frontier = head.frontier.clone();
   for (const [i, row] of rows.entries()) {
     row[17] = signatures[i]!;
-    frontier.append(hashLeaf(recordLeafInput(row)));
+    frontier.append(recordLeafHash(row));
   }
   const body: CheckpointBody = {
     origin: ctx.config.TRAIL_ORIGIN,

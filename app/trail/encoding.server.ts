@@ -1,4 +1,5 @@
 import { encodeFields } from "../crypto/encoding.server";
+import { hashPrefixed } from "../crypto/merkle.server";
 
 // The canonical encodings that are signed and hashed. docs/decisions/003-canonical-record-encoding.md
 // specifies them byte for byte; change them only with a new version number.
@@ -53,7 +54,16 @@ export function recordSigningInput(row: RawRecord, seq: number = row[0]): Buffer
 
 /** The bytes of a record's Merkle leaf: the signing input, then the signature. */
 export function recordLeafInput(row: RawRecord): Buffer {
-  return Buffer.concat([recordSigningInput(row), encodeFields([row[17]])]);
+  return recordFields(row, 0);
+}
+
+function recordFields(row: RawRecord, prefix: number): Buffer {
+  return encodeFields(["ehr-audit-record", 1, ...row], prefix);
+}
+
+/** RFC 9162 leaf hash of a record: SHA-256(0x00 ‖ leaf input), encoded in place. */
+export function recordLeafHash(row: RawRecord): Buffer {
+  return hashPrefixed(recordFields(row, 1));
 }
 
 export type CheckpointBody = {

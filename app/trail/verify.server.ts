@@ -1,11 +1,11 @@
 import type { KeyObject } from "node:crypto";
 import type Database from "better-sqlite3";
-import { Frontier, hashLeaf } from "../crypto/merkle.server";
+import { Frontier } from "../crypto/merkle.server";
 import { checkSignature, recoverDigest, signedDigest } from "../crypto/signing.server";
 import {
   checkpointSigningInput,
   RECORD_COLUMNS,
-  recordLeafInput,
+  recordLeafHash,
   normalizeRecord,
   recordSigningInput,
   USER_SIGNED_COLUMNS,
@@ -80,7 +80,7 @@ export type VerifyOptions = {
   onProgress?: (done: number, total: number) => void;
 };
 
-const CHUNK = 5000;
+const CHUNK = 500;
 const MAX_CANDIDATES = 512;
 const SELECT_RECORDS = `SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ${CHUNK}`;
 
@@ -440,7 +440,7 @@ export function verifyTrail(
       if (row[0] !== expected) contiguous = false;
       expected = row[0] + 1;
       if (!keys.has(row[16])) unknownKeys.add(row[16]);
-      frontier.append(hashLeaf(recordLeafInput(row)));
+      frontier.append(recordLeafHash(row));
       if (witness && frontier.treeSize === witness.treeSize) {
         witnessRootOk = frontier.root().equals(witness.rootHash);
       }
