@@ -8,7 +8,23 @@ import { fileURLToPath } from "node:url";
 import * as schema from "./schema";
 
 export type Db = BetterSQLite3Database<typeof schema>;
-export type Connection = { sqlite: Database.Database; db: Db; file: string };
+export type Connection = {
+  sqlite: Database.Database;
+  db: Db;
+  file: string;
+  /** The opened file's identity (device:inode), to notice it being deleted or replaced. */
+  fileId: string;
+};
+
+/** device:inode of a file, or "missing". */
+export function fileIdOf(file: string): string {
+  try {
+    const s = fs.statSync(file);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return "missing";
+  }
+}
 
 // Resolved from this module's location (db/ in source, build/ when bundled: both sit beside
 // drizzle/), so the migrations are found from any working directory.
@@ -29,7 +45,7 @@ export function openDatabase(file: string): Connection {
   sqlite.pragma("cache_size = -65536");
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  return { sqlite, db, file };
+  return { sqlite, db, file, fileId: fileIdOf(file) };
 }
 
 const cache = globalThis as typeof globalThis & {

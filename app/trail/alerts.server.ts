@@ -48,7 +48,9 @@ export function alertText(
     "",
     `Detected at: ${detectedAt.toISOString()}`,
     `Triggered by (user id or source): ${triggeredBy ?? "none, the start-up check"}`,
-    `Checks failed: ${[...new Set(findings.map((f) => FINDING_LABELS[f.kind]))].join(", ")}`,
+    `Checks failed: ${FINDING_KINDS.filter((k) => findings.some((f) => f.kind === k))
+      .map((k) => FINDING_LABELS[k])
+      .join(", ")}`,
     "",
     ...formatFindings(findings),
     "",

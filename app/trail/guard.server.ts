@@ -1,11 +1,16 @@
-import fs from "node:fs";
+import { fileIdOf } from "../../db/connection";
 import { incidents } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { fingerprintFindings, sendAlert, type Delivery } from "./alerts.server";
 import type { CheckpointBody } from "./encoding.server";
 import { verifyTrail, type CheckpointInfo, type Finding, type VerifyReport } from "./verify.server";
-import { readWitness, writeWitness } from "./witness.server";
-import { eq } from "drizzle-orm";
+import {
+  alertLogPath,
+  markAlerted,
+  readAlerted,
+  readWitness,
+  writeWitness,
+} from "./witness.server";
 
 // Decides, before every view and append, whether the trail must be verified again in full.
 // docs/decisions/005-verification.md: a full pass runs at start, and whenever another connection
@@ -14,7 +19,6 @@ import { eq } from "drizzle-orm";
 
 type GuardState = {
   dataVersion: number;
-  fileId: string;
   head: CheckpointInfo | null;
   records: number;
   findings: Finding[];
@@ -33,15 +37,6 @@ export class TrailCompromisedError extends Error {
 }
 
 const states = new WeakMap<AppContext, GuardState>();
-
-function fileIdOf(file: string): string {
-  try {
-    const s = fs.statSync(file);
-    return `${s.dev}:${s.ino}`;
-  } catch {
-    return "missing";
-  }
-}
 
 function newestCheckpointId(ctx: AppContext): string {
   const row = ctx.conn.sqlite
@@ -63,14 +58,15 @@ export function verifyNow(
   onProgress?: (done: number, total: number) => void,
 ): VerifyReport {
   const previous = states.get(ctx);
+  // Read before the pass: a write that lands during it changes the version again.
+  const dataVersion = ctx.conn.sqlite.pragma("data_version", { simple: true }) as number;
   const report = verifyTrail(ctx.conn.sqlite, ctx.keys.trustedPublicKeys, {
     origin: ctx.config.TRAIL_ORIGIN,
     witness: readWitness(ctx.config.TRAIL_HEAD_PATH),
     onProgress,
   });
   states.set(ctx, {
-    dataVersion: ctx.conn.sqlite.pragma("data_version", { simple: true }) as number,
-    fileId: previous?.fileId ?? fileIdOf(ctx.conn.file),
+    dataVersion,
     head: report.checkpoint,
     records: report.records,
     findings: report.findings,
@@ -86,7 +82,12 @@ function needsFullVerification(ctx: AppContext, state: GuardState | undefined): 
   return dataVersion !== state.dataVersion || newestCheckpointId(ctx) !== headId(state.head);
 }
 
-/** Records the incident once per fingerprint and mails the admins; never throws. */
+/**
+ * Mails the admins once per distinct set of findings. Which incidents were mailed is kept beside
+ * the witness, outside the database, so that whoever can write the database cannot silence
+ * the alert; the incidents table is only a record. A failed delivery is tried again on the
+ * next check. Never throws.
+ */
 async function raiseIncident(
   ctx: AppContext,
   state: GuardState,
@@ -94,39 +95,28 @@ async function raiseIncident(
 ): Promise<Delivery | null> {
   const fingerprint = fingerprintFindings(ctx, state.findings);
   const key = fingerprint.toString("hex");
-  if (state.mailed.has(key)) return null;
+  const log = alertLogPath(ctx.config.TRAIL_HEAD_PATH);
+  if (state.mailed.has(key) || readAlerted(log).has(key)) return null;
   state.mailed.add(key);
   const detectedAt = new Date(ctx.now());
-  let fresh = true;
-  try {
-    const inserted = ctx.conn.db
-      .insert(incidents)
-      .values({
-        fingerprint,
-        detectedAt: detectedAt.getTime(),
-        triggeredBy: viewerId,
-        findings: JSON.stringify(state.findings),
-      })
-      .onConflictDoNothing()
-      .run();
-    fresh = inserted.changes === 1;
-  } catch {
-    // A deleted or read-only database still gets its alert mailed.
-  }
-  if (!fresh) return null;
   try {
     const delivery = await sendAlert(ctx, state.findings, detectedAt, viewerId, fingerprint);
+    markAlerted(log, key);
     try {
       ctx.conn.db
-        .update(incidents)
-        .set({
+        .insert(incidents)
+        .values({
+          fingerprint,
+          detectedAt: detectedAt.getTime(),
+          triggeredBy: viewerId,
+          findings: JSON.stringify(state.findings),
           notifiedAt: ctx.now(),
           delivery: delivery.via === "smtp" ? `smtp ${delivery.messageId}` : delivery.file,
         })
-        .where(eq(incidents.fingerprint, fingerprint))
+        .onConflictDoNothing()
         .run();
     } catch {
-      // The alert went out; failing to note that is not worth another.
+      // A deleted, read-only or sabotaged database does not stop the alert, only this note of it.
     }
     return delivery;
   } catch (error) {
@@ -146,7 +136,9 @@ export async function ensureTrailIntact(
 ): Promise<TrailStatus> {
   let state = states.get(ctx);
   const fileId = fileIdOf(ctx.conn.file);
-  if (state && fileId !== state.fileId) {
+  if (fileId !== ctx.conn.fileId) {
+    state ??= { dataVersion: -1, head: null, records: 0, findings: [], mailed: new Set() };
+    states.set(ctx, state);
     state.findings = [
       {
         kind: fileId === "missing" ? "missing" : "rollback",

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { intrude, seedTrail } from "../../tests/trail";
 import { ensureTrailIntact, verifyNow } from "./guard.server";
@@ -222,8 +222,11 @@ describe("each tamper made through a second connection is caught and named", () 
     });
     // Internally consistent, so only the witnessed head shows it.
     expect(offline(ctx).ok).toBe(true);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const status = await ensureTrailIntact(ctx);
     expect(status.ok).toBe(false);
     expect(!status.ok && status.findings.map((f) => f.kind)).toContain("rollback");
+    if (!status.ok) await status.alert;
+    warn.mockRestore();
   });
 });

@@ -402,6 +402,22 @@ export function verifyTrail(
   keys: Map<string, KeyObject>,
   options: VerifyOptions,
 ): VerifyReport {
+  // One read transaction: every statement sees the same snapshot, so an append committed by
+  // another process half-way through is neither half-seen nor mistaken for an insertion.
+  if (sqlite.inTransaction) return verifySnapshot(sqlite, keys, options);
+  sqlite.exec("BEGIN");
+  try {
+    return verifySnapshot(sqlite, keys, options);
+  } finally {
+    sqlite.exec("COMMIT");
+  }
+}
+
+function verifySnapshot(
+  sqlite: Database.Database,
+  keys: Map<string, KeyObject>,
+  options: VerifyOptions,
+): VerifyReport {
   const findings: Finding[] = [];
   const newest = readCheckpoint(sqlite, "ORDER BY number DESC LIMIT 1");
   if (newest) findings.push(...checkCheckpoint(newest, keys, options.origin));

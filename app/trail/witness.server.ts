@@ -32,3 +32,22 @@ export function writeWitness(file: string, witness: Witness): void {
   fs.writeFileSync(temp, JSON.stringify(body) + "\n", { mode: 0o600 });
   fs.renameSync(temp, file);
 }
+
+/** Where the fingerprints of mailed incidents are kept: beside the witness, outside the database. */
+export function alertLogPath(witnessFile: string): string {
+  return `${witnessFile}.alerts`;
+}
+
+export function readAlerted(file: string): Set<string> {
+  try {
+    return new Set(fs.readFileSync(file, "utf8").split("\n").filter(Boolean));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Set();
+    throw error;
+  }
+}
+
+export function markAlerted(file: string, fingerprint: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.appendFileSync(file, `${fingerprint}\n`, { mode: 0o600 });
+}
