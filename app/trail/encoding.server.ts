@@ -130,3 +130,25 @@ export function normalizeRecord(values: readonly unknown[]): RawRecord {
     return Buffer.from(asText(value), "utf8");
   }) as RawRecord;
 }
+
+// The same leaf bytes, built by SQLite in one blob per row: a full verification then reads one
+// value per record instead of eighteen. Tested against recordLeafHash; any row it does not
+// reproduce fails the fast pass and is examined column by column.
+const sqlBytes = (tag: string, expr: string) =>
+  `x'${tag}' || unhex(printf('%08X', length(CAST(${expr} AS BLOB)))) || CAST(${expr} AS BLOB)`;
+const sqlText = (expr: string) => sqlBytes("73", expr);
+const sqlUint = (expr: string) => `x'75' || unhex(printf('%016X', ${expr}))`;
+const SQL_ENCODERS: Partial<Record<(typeof RECORD_COLUMNS)[number], (c: string) => string>> = {
+  seq: sqlUint,
+  log_id: sqlText,
+  prev_log_id: (c) => `CASE WHEN ${c} IS NULL THEN x'6e' ELSE ${sqlText(c)} END`,
+  occurred_at: sqlUint,
+  recorded_at: sqlUint,
+  source_id: sqlText,
+  key_id: sqlText,
+};
+
+/** SQL for 0x00 ‖ leaf input of a record, as one blob (see recordLeafHash). */
+export const SQL_LEAF_WITH_PREFIX = `CAST(x'00' || ${sqlText("'ehr-audit-record'")} || ${sqlUint("1")} || ${RECORD_COLUMNS.map(
+  (c) => (SQL_ENCODERS[c] ?? ((e: string) => sqlBytes("62", e)))(c),
+).join(" || ")} AS BLOB)`;

@@ -1,0 +1,89 @@
+import { hash } from "node:crypto";
+import { describe, expect, test } from "vitest";
+import { makeTestContext } from "../../tests/context";
+import { sampleRecord } from "../../tests/trail";
+import { appendRecords } from "./append.server";
+import {
+  normalizeRecord,
+  RECORD_COLUMNS,
+  recordLeafHash,
+  recordLeafInput,
+  recordSigningInput,
+  SQL_LEAF_WITH_PREFIX,
+} from "./encoding.server";
+
+describe("the record encoding", () => {
+  test("SQLite builds exactly the leaf bytes the code builds, for every row", async () => {
+    const ctx = makeTestContext();
+    await appendRecords(ctx, [
+      sampleRecord(1),
+      { ...sampleRecord(2), notes: "ünïcödé ✓ 医療記録", actorName: "Zoë Ångström" },
+      { ...sampleRecord(3), notes: "" },
+    ]);
+    const rows = ctx.conn.sqlite
+      .prepare(
+        `SELECT ${RECORD_COLUMNS.join(", ")}, ${SQL_LEAF_WITH_PREFIX} AS leaf FROM audit_records ORDER BY seq`,
+      )
+      .raw(true)
+      .all() as unknown[][];
+    expect(rows).toHaveLength(3);
+    expect(rows[0]![2]).toBeNull(); // the first record has no predecessor
+    for (const row of rows) {
+      const leaf = row.pop() as Buffer;
+      const record = normalizeRecord(row);
+      expect(leaf.subarray(1).equals(recordLeafInput(record))).toBe(true);
+      expect(Buffer.from(hash("sha256", leaf, "buffer")).equals(recordLeafHash(record))).toBe(true);
+    }
+  });
+
+  test("the leaf is the signing input followed by the signature", async () => {
+    const ctx = makeTestContext();
+    await appendRecords(ctx, [sampleRecord(1)]);
+    const row = normalizeRecord(
+      ctx.conn.sqlite
+        .prepare(`SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records`)
+        .raw(true)
+        .get() as unknown[],
+    );
+    const signing = recordSigningInput(row);
+    const leaf = recordLeafInput(row);
+    expect(leaf.subarray(0, signing.length).equals(signing)).toBe(true);
+    expect(leaf.subarray(signing.length, signing.length + 5)).toEqual(
+      Buffer.from([0x62, 0, 0, 0x01, 0x80]),
+    );
+    expect(leaf.subarray(signing.length + 5).equals(row[17])).toBe(true);
+  });
+
+  test("a column of the wrong type is coerced, so checks fail instead of crashing", () => {
+    const row = normalizeRecord([
+      "7",
+      42,
+      null,
+      "text",
+      Buffer.alloc(1),
+      null,
+      1,
+      Buffer.alloc(2),
+      Buffer.alloc(2),
+      Buffer.alloc(2),
+      Buffer.alloc(2),
+      Buffer.alloc(2),
+      Buffer.alloc(2),
+      -5,
+      1.5,
+      Buffer.from("src"),
+      7,
+      "sig",
+    ]);
+    expect(row[0]).toBe(0);
+    expect(row[1]).toBe("42");
+    expect(row[2]).toBeNull();
+    expect(row[3]).toEqual(Buffer.from("text"));
+    expect(row[5]).toEqual(Buffer.alloc(0));
+    expect(row[13]).toBe(0);
+    expect(row[14]).toBe(0);
+    expect(row[15]).toBe("src");
+    expect(row[16]).toBe("7");
+    expect(() => recordLeafInput(row)).not.toThrow();
+  });
+});
