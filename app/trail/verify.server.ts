@@ -10,6 +10,7 @@ import {
   recordSigningInput,
   USER_SIGNED_COLUMNS,
   userSigningInput,
+  type CheckpointBody,
   type RawRecord,
 } from "./encoding.server";
 
@@ -52,15 +53,7 @@ export type Finding = {
   detail: string;
 };
 
-export type CheckpointInfo = {
-  number: number;
-  treeSize: number;
-  rootHash: Buffer;
-  lastLogId: string | null;
-  createdAt: number;
-  keyId: string;
-  signature: Buffer;
-};
+export type CheckpointInfo = Omit<CheckpointBody, "origin"> & { signature: Buffer };
 
 /** A tree head known to have been good: the trail must never fall behind or diverge from it. */
 export type Witness = { number: number; treeSize: number; rootHash: Buffer };
@@ -280,9 +273,10 @@ function classifyRecords(
   const mismatches: Mismatch[] = [];
   let expected = 1;
   let pendingGap: { from: number; to: number } | null = null;
-  const reportGap = (gap: { from: number; to: number }, nextValid: RawRecord | null) => {
+  /** Missing seqs; the last is named by its successor's prev_log_id or the checkpoint's last_log_id. */
+  const reportGap = (gap: { from: number; to: number }, lastLogId: string | null) => {
     for (let seq = gap.from; seq <= gap.to; seq++) {
-      const logId = seq === gap.to && nextValid ? nextValid[2] : null;
+      const logId = seq === gap.to ? lastLogId : null;
       findings.push({
         kind: "missing",
         target: "record",
@@ -343,7 +337,7 @@ function classifyRecords(
         }
       }
       if (pendingGap) {
-        reportGap(pendingGap, valid ? row : null);
+        reportGap(pendingGap, valid ? row[2] : null);
         pendingGap = null;
       }
       const copies = duplicates.get(logId);
@@ -359,16 +353,7 @@ function classifyRecords(
     }
   }
   if (newest && expected <= newest.treeSize) {
-    for (let seq = expected; seq <= newest.treeSize; seq++) {
-      const logId = seq === newest.treeSize ? newest.lastLogId : null;
-      findings.push({
-        kind: "missing",
-        target: "record",
-        seq,
-        logId,
-        detail: `the record is missing${logId ? "" : " (its log id is not recoverable)"}`,
-      });
-    }
+    reportGap({ from: expected, to: newest.treeSize }, newest.lastLogId);
   }
 
   // A genuine signature over the same record at another position means the record was moved.
