@@ -1,5 +1,13 @@
 import { sql } from "drizzle-orm";
-import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import {
+  blob,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
 
 // Every *_enc column is AES-256-GCM ciphertext bound to its table, column and row id;
 // every *_index column is an HMAC-SHA-256 blind index. No column holds PII in the clear.
@@ -114,6 +122,21 @@ export const checkpoints = sqliteTable("checkpoints", {
   signature: blob("signature", { mode: "buffer" }).notNull(),
   frontier: blob("frontier", { mode: "buffer" }).notNull(),
 });
+
+/**
+ * Complete subtrees of the Merkle tree from level 6 up (64 leaves and more), written with each
+ * append, so an inclusion proof costs O(log n) lookups and at most a few hundred leaves. Not
+ * trusted: every proof is checked against the signed checkpoint before it is shown.
+ */
+export const treeNodes = sqliteTable(
+  "tree_nodes",
+  {
+    level: integer("level").notNull(),
+    idx: integer("idx").notNull(),
+    hash: blob("hash", { mode: "buffer" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.level, t.idx] })],
+);
 
 /** Source systems allowed to append through the API; only a hash of each token is kept. */
 export const sources = sqliteTable("sources", {

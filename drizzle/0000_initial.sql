@@ -88,6 +88,13 @@ CREATE TABLE `sources` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `sources_name_unique` ON `sources` (`name`);--> statement-breakpoint
 CREATE UNIQUE INDEX `sources_token_hash_unique` ON `sources` (`token_hash`);--> statement-breakpoint
+CREATE TABLE `tree_nodes` (
+	`level` integer NOT NULL,
+	`idx` integer NOT NULL,
+	`hash` blob NOT NULL,
+	PRIMARY KEY(`level`, `idx`)
+);
+--> statement-breakpoint
 CREATE TABLE `users` (
 	`id` text PRIMARY KEY NOT NULL,
 	`username_index` blob NOT NULL,

@@ -1,6 +1,6 @@
 import type { AppContext } from "../context.server";
 import { decryptField } from "../crypto/fields.server";
-import { blindIndex } from "../crypto/hashing.server";
+import { filterConditions, type RecordFilters } from "../services/record-query.server";
 import { checkSignature } from "../crypto/signing.server";
 import {
   normalizeRecord,
@@ -9,6 +9,7 @@ import {
   type RawRecord,
 } from "../trail/encoding.server";
 import type { CheckpointInfo } from "../trail/verify.server";
+import type { User } from "./user.server";
 
 /** A record as people read it, decrypted after its signature was checked. */
 export type AuditRecordView = {
@@ -39,12 +40,12 @@ const SELECT = `SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records`;
 
 function page(
   ctx: AppContext,
-  where: string,
+  where: string[],
   args: unknown[],
   limit: number,
   before?: number,
 ): RecordPage {
-  const conditions = [where, before ? "seq < ?" : ""].filter(Boolean);
+  const conditions = before ? [...where, "seq < ?"] : where;
   const rows = ctx.conn.sqlite
     .prepare(
       `${SELECT} ${conditions.length ? `WHERE ${conditions.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`,
@@ -57,22 +58,25 @@ function page(
   return { records, nextBefore: more ? records[records.length - 1]![0] : null };
 }
 
-/** The newest records about one patient, by blind index: the patient filter cannot be forgotten. */
-export function listRecordsForPatient(
+/**
+ * The newest records `viewer` may see that match `filters`, keyset-paged by seq. A patient's
+ * view is scoped to their own patient ID here, whatever the filters say.
+ */
+export function listRecords(
   ctx: AppContext,
-  patientId: string,
+  viewer: User,
+  filters: RecordFilters,
   options: { limit: number; before?: number },
 ): RecordPage {
-  const index = blindIndex(ctx.keys.blindIndexKey, "patient_id", patientId);
-  return page(ctx, "patient_index = ?", [index], options.limit, options.before);
+  const { where, args } = filterConditions(ctx, filters, scopeOf(viewer));
+  return page(ctx, where, args, options.limit, options.before);
 }
 
-/** The newest records of the whole trail, for auditors. */
-export function listAllRecords(
-  ctx: AppContext,
-  options: { limit: number; before?: number },
-): RecordPage {
-  return page(ctx, "", [], options.limit, options.before);
+/** The patient ID a viewer is confined to; null for auditors. */
+export function scopeOf(viewer: User): string | null {
+  if (viewer.role === "auditor") return null;
+  if (!viewer.patientId) throw new Error("a patient account without a patient ID");
+  return viewer.patientId;
 }
 
 /**

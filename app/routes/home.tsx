@@ -1,42 +1,51 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
+import { FilterForm } from "~/components/filter-form";
 import { RecordsTable } from "~/components/records-table";
+import { VerifiedLine } from "~/components/verified-line";
 import { ROLE_LABELS } from "~/models/user.server";
+import { filterQuery, parseRecordQuery } from "~/services/record-query.server";
 import { viewTrail } from "~/services/trail-view.server";
 
 export const meta: MetaFunction = () => [{ title: "Home · EHR Audit Trail" }];
 
-function parseBefore(value: string | null): number | undefined {
-  if (value === null || !/^\d{1,15}$/.test(value)) return undefined;
-  return Number(value);
-}
-
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const { user, refreshCookie } = await requireUser(context.app, request);
-  const before = parseBefore(new URL(request.url).searchParams.get("before"));
-  const view = await viewTrail(context.app, user, { before });
+  const query = parseRecordQuery(new URL(request.url).searchParams, user);
   const viewer = {
     name: user.name,
     roleLabel: ROLE_LABELS[user.role],
     isPatient: user.role === "patient",
   };
+  const headers = { "Set-Cookie": refreshCookie };
+  if (!query.ok) {
+    return data(
+      { viewer, filters: query.filters, errors: query.errors, view: null, links: null },
+      { status: 400, headers },
+    );
+  }
+  const view = await viewTrail(context.app, user, { before: query.before, filters: query.filters });
+  const links = {
+    older:
+      view.ok && view.nextBefore ? filterQuery(query.filters, { before: view.nextBefore }) : null,
+    newest: query.before ? filterQuery(query.filters) || "?" : null,
+    csv: `/export/csv${filterQuery(query.filters)}`,
+    fhir: `/export/fhir${filterQuery(query.filters)}`,
+  };
   return data(
-    { viewer, view },
-    { status: view.ok ? 200 : 503, headers: { "Set-Cookie": refreshCookie } },
+    { viewer, filters: query.filters, errors: {}, view, links },
+    { status: view.ok ? 200 : 503, headers },
   );
 }
 
-function shortKey(keyId: string | null) {
-  return keyId ? keyId.slice(0, 12) : "none";
-}
-
 export default function Home() {
-  const { viewer, view } = useLoaderData<typeof loader>();
-  if (!view.ok) {
-    return (
-      <section className="card" aria-labelledby="home-title">
-        <h1 id="home-title">Welcome, {viewer.name}</h1>
+  const { viewer, filters, errors, view, links } = useLoaderData<typeof loader>();
+  const filtered = Object.values(filters).some(Boolean);
+  return (
+    <section className="card" aria-labelledby="home-title">
+      <h1 id="home-title">Welcome, {viewer.name}</h1>
+      {view && !view.ok ? (
         <div role="alert" className="alert alert-error">
           <h2 className="alert-title">{INTEGRITY_COMPROMISED}</h2>
           <p>
@@ -44,39 +53,49 @@ export default function Home() {
             been alerted.
           </p>
         </div>
-      </section>
-    );
-  }
-  const { status } = view;
-  const signedAt = status.signedAt
-    ? new Date(status.signedAt).toISOString().replace("T", " ").slice(0, 19)
-    : "—";
-  return (
-    <section className="card" aria-labelledby="home-title">
-      <h1 id="home-title">Welcome, {viewer.name}</h1>
-      <p role="status" className="verified">
-        <span aria-hidden="true">✓ </span>Verified: {status.records} records · checkpoint #
-        {status.checkpointNumber} signed {signedAt} UTC · key {shortKey(status.keyId)}
-      </p>
-      <p className="hint">
-        {viewer.isPatient
-          ? "Every access to your health record that the hospital's systems reported, newest first."
-          : `Signed in as ${viewer.roleLabel}: the whole trail, newest first.`}
-      </p>
-      {view.records.length === 0 ? (
-        <p>No records yet.</p>
       ) : (
-        <RecordsTable
-          records={view.records}
-          showPatient={!viewer.isPatient}
-          caption={viewer.isPatient ? "Accesses to your record" : "Audit trail"}
-        />
+        <>
+          {view ? <VerifiedLine status={view.status} /> : null}
+          <p className="hint">
+            {viewer.isPatient
+              ? "Every access to your health record that the hospital's systems reported, newest first."
+              : `Signed in as ${viewer.roleLabel}: the whole trail, newest first.`}
+            {viewer.isPatient ? null : (
+              <>
+                {" "}
+                <Link to="/dashboard">Open the dashboard</Link>
+              </>
+            )}
+          </p>
+          <FilterForm filters={filters} errors={errors} showPatient={!viewer.isPatient} />
+          {Object.keys(errors).length > 0 ? (
+            <p role="alert" className="alert alert-error">
+              Some filters are not valid; correct them to see records.
+            </p>
+          ) : null}
+          {view?.ok ? (
+            <>
+              {view.records.length === 0 ? (
+                <p>{filtered ? "No records match these filters." : "No records yet."}</p>
+              ) : (
+                <RecordsTable
+                  records={view.records}
+                  showPatient={!viewer.isPatient}
+                  caption={viewer.isPatient ? "Accesses to your record" : "Audit trail"}
+                />
+              )}
+              <nav className="pager" aria-label="Pages">
+                {links?.newest ? <Link to={links.newest}>Newest records</Link> : null}
+                {links?.older ? <Link to={links.older}>Older records</Link> : null}
+              </nav>
+              <p className="exports">
+                Export this view: <a href={links?.csv}>CSV</a> ·{" "}
+                <a href={links?.fhir}>FHIR Bundle</a>
+              </p>
+            </>
+          ) : null}
+        </>
       )}
-      {view.nextBefore ? (
-        <p>
-          <Link to={`?before=${view.nextBefore}`}>Older records</Link>
-        </p>
-      ) : null}
     </section>
   );
 }

@@ -1,12 +1,12 @@
 import type { AppContext } from "../context.server";
 import {
-  listAllRecords,
-  listRecordsForPatient,
+  listRecords,
   openRecords,
   RecordCheckFailed,
   type AuditRecordView,
 } from "../models/record.server";
 import type { User } from "../models/user.server";
+import type { RecordFilters } from "./record-query.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { ensureTrailIntact, TrailCompromisedError } from "../trail/guard.server";
 
@@ -85,15 +85,14 @@ export function auditFailedLogin(
 export async function viewTrail(
   ctx: AppContext,
   user: User,
-  options: { before?: number } = {},
+  options: { before?: number; filters?: RecordFilters } = {},
 ): Promise<TrailView> {
   const status = await ensureTrailIntact(ctx, { viewerId: user.id });
   if (!status.ok) return { ok: false };
-  const query = { limit: PAGE_SIZE, before: options.before };
-  const page =
-    user.role === "patient"
-      ? listRecordsForPatient(ctx, user.patientId!, query)
-      : listAllRecords(ctx, query);
+  const page = listRecords(ctx, user, options.filters ?? {}, {
+    limit: PAGE_SIZE,
+    before: options.before,
+  });
   let records: AuditRecordView[];
   try {
     records = openRecords(

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.server";
 import { encryptField } from "../crypto/fields.server";
 import { blindIndex } from "../crypto/hashing.server";
-import { Frontier } from "../crypto/merkle.server";
+import { Frontier, type TreeNode } from "../crypto/merkle.server";
+import { STORED_NODE_LEVEL } from "./proof.server";
 import { signBytes } from "../crypto/signing.server";
 import {
   checkpointSigningInput,
@@ -172,9 +173,12 @@ async function appendOnce(
   }
   const signatures = (await Promise.all(signing)).flat();
   const frontier = head.frontier.clone();
+  const nodes: TreeNode[] = [];
   for (const [i, row] of rows.entries()) {
     row[17] = signatures[i]!;
-    frontier.append(recordLeafHash(row));
+    for (const node of frontier.append(recordLeafHash(row))) {
+      if (node.level >= STORED_NODE_LEVEL) nodes.push(node);
+    }
   }
   const body: CheckpointBody = {
     origin: ctx.config.TRAIL_ORIGIN,
@@ -195,6 +199,10 @@ async function appendOnce(
     };
     if ((newest.n ?? 0) !== head.number) throw new AppendConflict("another writer appended first");
     for (const row of rows) insertRecord.run(...row);
+    const insertNode = sqlite.prepare(
+      "INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)",
+    );
+    for (const node of nodes) insertNode.run(node.level, node.index, node.hash);
     sqlite
       .prepare(INSERT_CHECKPOINT)
       .run(

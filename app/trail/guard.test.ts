@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { openDatabase } from "../../db/connection";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { intrude, sampleRecord, seedTrail } from "../../tests/trail";
-import { listAllRecords, openRecords } from "../models/record.server";
+import { listRecords, openRecords } from "../models/record.server";
 import type { User } from "../models/user.server";
 import { SELF_SOURCE, viewTrail } from "../services/trail-view.server";
 import { appendRecords } from "./append.server";
@@ -217,7 +217,7 @@ describe("viewTrail", () => {
     const status = await ensureTrailIntact(ctx, { viewerId: null });
     expect(status).toMatchObject({ ok: true, records: 13, checkpoint: { treeSize: 13 } });
     if (!status.ok) return;
-    const page = listAllRecords(ctx, { limit: 4 });
+    const page = listRecords(ctx, auditor, {}, { limit: 4 });
     const [a, b, c, d] = openRecords(ctx, page.records, status.checkpoint);
     expect(d).toMatchObject({
       seq: 10,
