@@ -1,3 +1,4 @@
+import { Link } from "@remix-run/react";
 import type { AuditRecordView } from "~/models/record.server";
 
 const dateTime = new Intl.DateTimeFormat("en-GB", {
@@ -49,7 +50,11 @@ export function RecordsTable({
               {showPatient ? <td>{r.patientId}</td> : null}
               <td>{r.notes}</td>
               <td>{r.sourceId}</td>
-              <td className="numeric">{r.seq}</td>
+              <td className="numeric">
+                <Link to={`/records/${r.logId}`} aria-label={`Record ${r.seq}: details and proof`}>
+                  {r.seq}
+                </Link>
+              </td>
             </tr>
           ))}
         </tbody>

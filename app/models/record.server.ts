@@ -72,6 +72,21 @@ export function listRecords(
   return page(ctx, where, args, options.limit, options.before);
 }
 
+/**
+ * One record by log id, if `viewer` may see it: for a patient, a record about someone else is
+ * answered exactly like one that does not exist.
+ */
+export function findRecord(ctx: AppContext, viewer: User, logId: string): RawRecord | null {
+  const where = ["log_id = ?"];
+  const args: unknown[] = [logId];
+  const scope = filterConditions(ctx, {}, scopeOf(viewer));
+  const row = ctx.conn.sqlite
+    .prepare(`${SELECT} WHERE ${[...where, ...scope.where].join(" AND ")}`)
+    .raw(true)
+    .get(...args, ...scope.args) as unknown[] | undefined;
+  return row ? normalizeRecord(row) : null;
+}
+
 /** The patient ID a viewer is confined to; null for auditors. */
 export function scopeOf(viewer: User): string | null {
   if (viewer.role === "auditor") return null;

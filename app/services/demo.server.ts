@@ -147,6 +147,26 @@ export function demoRecords(now: number, count = 360): RecordInput[] {
       sourceId: DEMO_SOURCE,
     });
   }
+  // One curious employee browsing many charts within an hour, late at night, for the dashboard.
+  const burstAt = start + 30 * 86_400_000 + 22 * 3_600_000;
+  const curious = STAFF[4]!;
+  const burstPatients = [
+    DEMO_LOGINS[1]!.patientId!,
+    ...OTHER_PATIENTS,
+    ...Array.from({ length: 7 }, (_, i) => `MRN-1031${10 + i}`),
+  ];
+  burstPatients.forEach((patientId, i) => {
+    records.push({
+      patientId,
+      actorId: curious.id,
+      actorName: curious.name,
+      action: "read",
+      tableAffected: "demographics",
+      occurredAt: burstAt + i * 4 * 60_000,
+      notes: "looked up the chart",
+      sourceId: DEMO_SOURCE,
+    });
+  });
   return records.sort((a, b) => a.occurredAt - b.occurredAt);
 }
 

@@ -54,6 +54,29 @@ async function auditOwnUse(ctx: AppContext, inputs: RecordInput[]): Promise<void
   }
 }
 
+/** Records that `user` looked at records of `patients`: one record per patient, who sees it. */
+export function auditView(
+  ctx: AppContext,
+  user: User,
+  patients: readonly string[],
+  notes: string | ((patientId: string) => string),
+  action = "query",
+): Promise<void> {
+  const now = ctx.now();
+  return auditOwnUse(
+    ctx,
+    patients.map((patientId) =>
+      selfRecord(
+        user,
+        action,
+        patientId,
+        typeof notes === "string" ? notes : notes(patientId),
+        now,
+      ),
+    ),
+  );
+}
+
 export function auditLogin(ctx: AppContext, user: User): Promise<void> {
   return auditOwnUse(ctx, [
     selfRecord(user, "login", user.patientId ?? "", "successful login", ctx.now()),
@@ -109,18 +132,11 @@ export async function viewTrail(
   }
   const patients =
     user.role === "patient" ? [user.patientId!] : [...new Set(records.map((r) => r.patientId))];
-  const now = ctx.now();
-  await auditOwnUse(
+  await auditView(
     ctx,
-    patients.map((patientId) =>
-      selfRecord(
-        user,
-        "query",
-        patientId,
-        `viewed ${records.filter((r) => r.patientId === patientId).length} record(s)`,
-        now,
-      ),
-    ),
+    user,
+    patients,
+    (patientId) => `viewed ${records.filter((r) => r.patientId === patientId).length} record(s)`,
   );
   const checkpoint = status.checkpoint;
   return {

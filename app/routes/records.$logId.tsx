@@ -1,0 +1,120 @@
+import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Link, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
+import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
+import { recordDetail } from "~/services/record-detail.server";
+
+export const meta: MetaFunction = () => [{ title: "Record · EHR Audit Trail" }];
+
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  const { user, refreshCookie } = await requireUser(context.app, request);
+  const detail = await recordDetail(context.app, user, params.logId ?? "");
+  if (detail.kind === "not_found") throw data({ message: "No such record." }, { status: 404 });
+  if (detail.kind === "compromised")
+    throw data({ message: INTEGRITY_COMPROMISED }, { status: 503 });
+  return data(detail, { headers: { "Set-Cookie": refreshCookie } });
+}
+
+function Row({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
+export default function RecordPage() {
+  const { record, signature, leafHash, proof, inclusionVerified, checkpoint } =
+    useLoaderData<typeof loader>();
+  return (
+    <section className="card" aria-labelledby="record-title">
+      <p>
+        <Link to="/home">← Back to the records</Link>
+      </p>
+      <h1 id="record-title">Record #{record.seq}</h1>
+      {inclusionVerified ? (
+        <p role="status" className="verified">
+          <span aria-hidden="true">✓ </span>Verified: signed by key {record.keyId.slice(0, 12)}, and
+          included in checkpoint #{checkpoint.number} ({checkpoint.treeSize} records)
+        </p>
+      ) : (
+        <p role="alert" className="alert alert-error">
+          The inclusion proof could not be verified against checkpoint #{checkpoint.number}.
+        </p>
+      )}
+      <dl className="details">
+        <Row label="Log id">{record.logId}</Row>
+        <Row label="Seq">{record.seq}</Row>
+        <Row label="Patient">{record.patientId}</Row>
+        <Row label="Actor">
+          {record.actorName} ({record.actorId})
+        </Row>
+        <Row label="Action">{record.action}</Row>
+        <Row label="Part of the record">{record.tableAffected}</Row>
+        <Row label="Occurred">{record.occurredAt}</Row>
+        <Row label="Recorded">{record.recordedAt}</Row>
+        <Row label="Notes">{record.notes || "—"}</Row>
+        <Row label="Source">{record.sourceId}</Row>
+        <Row label="Key id">
+          <code>{record.keyId}</code>
+        </Row>
+        <Row label="Signature (RSA-3072, SHA-512)">
+          <code className="wrap">{signature}</code>
+        </Row>
+      </dl>
+      <h2>Inclusion proof</h2>
+      <dl className="details">
+        <Row label="Leaf hash">
+          <code className="wrap">{leafHash}</code>
+        </Row>
+        <Row label="Checkpoint">
+          #{checkpoint.number}, {checkpoint.treeSize} records, signed {checkpoint.signedAt}
+        </Row>
+        <Row label="Root hash">
+          <code className="wrap">{checkpoint.rootHash}</code>
+        </Row>
+        <Row label={`Proof (${proof.length} hashes)`}>
+          <ol className="proof">
+            {proof.map((hash, i) => (
+              <li key={i}>
+                <code className="wrap">{hash}</code>
+              </li>
+            ))}
+          </ol>
+        </Row>
+      </dl>
+    </section>
+  );
+}
+
+export function ErrorBoundary() {
+  const error = useRouteError();
+  const status = isRouteErrorResponse(error) ? error.status : 500;
+  const title =
+    status === 404
+      ? "Record not found"
+      : status === 401
+        ? "Please log in"
+        : status === 503
+          ? INTEGRITY_COMPROMISED
+          : "Something went wrong";
+  const text =
+    status === 404
+      ? "There is no record at this address that you may see."
+      : status === 401
+        ? "You need to log in to see this page."
+        : status === 503
+          ? "The audit trail failed verification, so no records are shown. The administrators have been alerted."
+          : "The page could not be shown. Please try again.";
+  return (
+    <section className="card narrow" aria-labelledby="record-error-title">
+      <h1 id="record-error-title">{title}</h1>
+      <p role="alert" className="alert alert-error">
+        {text}
+      </p>
+      <p>
+        <Link to="/home">Go to the records</Link>
+      </p>
+    </section>
+  );
+}
