@@ -2,7 +2,12 @@ import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/nod
 import { Link, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
 import { AccessChart } from "~/components/access-chart";
-import { buildDashboard, MANY_PATIENTS_PER_HOUR, WORKING_HOURS } from "~/services/dashboard.server";
+import {
+  buildDashboard,
+  MANY_PATIENTS_PER_HOUR,
+  UNUSUAL_SHOWN,
+  WORKING_HOURS,
+} from "~/services/dashboard.server";
 
 export const meta: MetaFunction = () => [{ title: "Dashboard · EHR Audit Trail" }];
 
@@ -82,9 +87,9 @@ export default function DashboardPage() {
       </div>
       <h2>Unusual accesses</h2>
       <p className="hint">
-        Flagged: outside {String(WORKING_HOURS.from).padStart(2, "0")}:00–{WORKING_HOURS.to}:00 UTC
-        or at a weekend; one actor opening {MANY_PATIENTS_PER_HOUR} or more patients within an hour;
-        a delete, print or copy.
+        Flagged: outside {String(WORKING_HOURS.from).padStart(2, "0")}:00–{WORKING_HOURS.to}:00 UTC;
+        one actor opening {MANY_PATIENTS_PER_HOUR} or more patients within an hour; a delete, print or
+        copy. The newest {UNUSUAL_SHOWN} are shown.
       </p>
       {d.unusual.length === 0 ? (
         <p>No unusual accesses.</p>

@@ -6,14 +6,15 @@ import { normalizeRecord, RECORD_COLUMNS } from "../trail/encoding.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import { ACTIONS } from "../trail/ingest.server";
 import type { CheckpointInfo } from "../trail/verify.server";
-import { auditView } from "./trail-view.server";
+import { auditView, SELF_SOURCE } from "./trail-view.server";
 
 const DAY_MS = 86_400_000;
 export const DASHBOARD_DAYS = 42;
-/** Working hours, UTC: accesses outside them, or at weekends, are flagged. */
+/** Working hours, UTC: accesses outside them are flagged. */
 export const WORKING_HOURS = { from: 7, to: 19 };
 /** One actor opening at least this many different patients within one hour is flagged. */
 export const MANY_PATIENTS_PER_HOUR = 10;
+export const UNUSUAL_SHOWN = 50;
 export const SENSITIVE_ACTIONS = ["delete", "print", "copy"] as const;
 
 export type Flag =
@@ -54,26 +55,25 @@ function unusualAccesses(ctx: AppContext, since: number, checkpoint: CheckpointI
   const flags = new Map<number, Set<Flag>>();
   const flag = (seq: number, why: Flag) => flags.set(seq, (flags.get(seq) ?? new Set()).add(why));
 
+  // The trail's own records (logins, views) are about the trail, not the charts: not flagged.
+  const charts = `occurred_at >= ? AND source_id <> '${SELF_SOURCE}'`;
   const hour = "CAST(strftime('%H', occurred_at / 1000, 'unixepoch') AS INTEGER)";
-  const weekday = "CAST(strftime('%w', occurred_at / 1000, 'unixepoch') AS INTEGER)";
   for (const seq of sqlite
-    .prepare(
-      `SELECT seq FROM audit_records WHERE occurred_at >= ? AND (${hour} < ? OR ${hour} >= ? OR ${weekday} IN (0, 6))`,
-    )
+    .prepare(`SELECT seq FROM audit_records WHERE ${charts} AND (${hour} < ? OR ${hour} >= ?)`)
     .pluck()
     .all(since, WORKING_HOURS.from, WORKING_HOURS.to) as number[]) {
     flag(seq, "outside working hours");
   }
   const sensitive = SENSITIVE_ACTIONS.map((a) => blindIndex(key, "action", a));
   for (const seq of sqlite
-    .prepare(`SELECT seq FROM audit_records WHERE occurred_at >= ? AND action_index IN (?, ?, ?)`)
+    .prepare(`SELECT seq FROM audit_records WHERE ${charts} AND action_index IN (?, ?, ?)`)
     .pluck()
     .all(since, ...sensitive) as number[]) {
     flag(seq, "delete, print or copy");
   }
   const bursts = sqlite
     .prepare(
-      `SELECT actor_index, occurred_at / 3600000 AS bucket FROM audit_records WHERE occurred_at >= ?
+      `SELECT actor_index, occurred_at / 3600000 AS bucket FROM audit_records WHERE ${charts}
        GROUP BY actor_index, bucket HAVING count(DISTINCT patient_index) >= ?`,
     )
     .all(since, MANY_PATIENTS_PER_HOUR) as { actor_index: Buffer; bucket: number }[];
@@ -91,7 +91,7 @@ function unusualAccesses(ctx: AppContext, since: number, checkpoint: CheckpointI
       flag(seq, "many patients within an hour");
     }
   }
-  const newest = [...flags.keys()].sort((a, b) => b - a).slice(0, 50);
+  const newest = [...flags.keys()].sort((a, b) => b - a).slice(0, UNUSUAL_SHOWN);
   return recordsAt(ctx, newest, checkpoint).map((record) => ({
     record,
     flags: [...flags.get(record.seq)!],
