@@ -87,6 +87,19 @@ export function findRecord(ctx: AppContext, viewer: User, logId: string): RawRec
   return row ? normalizeRecord(row) : null;
 }
 
+/** One record by log id, only if `source` sent it: a source reads back its own records. */
+export function findRecordOfSource(
+  ctx: AppContext,
+  source: string,
+  logId: string,
+): RawRecord | null {
+  const row = ctx.conn.sqlite
+    .prepare(`${SELECT} WHERE log_id = ? AND source_id = ?`)
+    .raw(true)
+    .get(logId, source) as unknown[] | undefined;
+  return row ? normalizeRecord(row) : null;
+}
+
 /** The patient ID a viewer is confined to; null for auditors. */
 export function scopeOf(viewer: User): string | null {
   if (viewer.role === "auditor") return null;

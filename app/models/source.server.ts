@@ -64,3 +64,9 @@ export function authenticateSource(ctx: AppContext, token: string): Source | nul
     ? { id: row.id, name: row.name, createdAt: new Date(row.createdAt), revokedAt: null }
     : null;
 }
+
+/** The source a request's `Authorization: Bearer` token belongs to, or null. */
+export function sourceFromRequest(ctx: AppContext, request: Request): Source | null {
+  const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get("Authorization") ?? "")?.[1];
+  return token ? authenticateSource(ctx, token) : null;
+}

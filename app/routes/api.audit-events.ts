@@ -1,5 +1,5 @@
 import type { ActionFunctionArgs } from "@remix-run/node";
-import { authenticateSource } from "~/models/source.server";
+import { sourceFromRequest } from "~/models/source.server";
 import { appendRecords } from "~/trail/append.server";
 import { TrailCompromisedError } from "~/trail/guard.server";
 import { MAX_BATCH, MAX_BODY_BYTES, parseBody, toRecordInput } from "~/trail/ingest.server";
@@ -14,9 +14,7 @@ export function loader() {
 export async function action({ request, context }: ActionFunctionArgs) {
   const ctx = context.app;
   if (request.method !== "POST") return loader();
-  const auth = request.headers.get("Authorization") ?? "";
-  const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
-  const source = token ? authenticateSource(ctx, token) : null;
+  const source = sourceFromRequest(ctx, request);
   if (!source) {
     return jsonError(401, "unauthorized", "A valid bearer token is required.", {
       "WWW-Authenticate": 'Bearer realm="audit-events"',

@@ -23,10 +23,14 @@ export function jsonError(
 }
 
 /** Reads a JSON body of at most `limit` bytes; refuses other content types (415) and larger bodies (413). */
-export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
-  const type = request.headers.get("Content-Type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new BodyError(415, "unsupported_media_type", "The body must be application/json.");
+export async function readJsonBody(
+  request: Request,
+  limit: number,
+  types: readonly string[] = ["application/json"],
+): Promise<unknown> {
+  const type = (request.headers.get("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (!types.includes(type)) {
+    throw new BodyError(415, "unsupported_media_type", `The body must be ${types.join(" or ")}.`);
   }
   const declared = Number(request.headers.get("Content-Length") ?? "0");
   if (declared > limit)
