@@ -29,6 +29,9 @@ Commands:
                       1 on any finding. --head names the witnessed tree head (default
                       trail-head.json in the keys folder). Without --db or DATABASE_PATH, and
                       with no data/app.db, it verifies the demo database.
+  verify --export <FILE> [--public-key PEM ... | --keys DIR]
+                      Verify a CSV or FHIR export: its signature, its checkpoint, and each
+                      record's seq and signature. Exit 0 when intact, 1 otherwise.
   demo                Create the demo accounts and records in the configured database.
   help                Show this help.
 

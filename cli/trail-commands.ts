@@ -14,6 +14,7 @@ import { parseBody, toRecordInput, type Event } from "../app/trail/ingest.server
 import { createSignerPool } from "../app/trail/signer-pool.server";
 import { verifyTrail } from "../app/trail/verify.server";
 import { readWitness } from "../app/trail/witness.server";
+import { verifyExport } from "../app/trail/export-verify.server";
 import { loadConfig } from "../app/config.server";
 import { progressBar } from "./progress";
 
@@ -143,6 +144,27 @@ function publicKeysFrom(files: string[]): Map<string, KeyObject> {
   return keys;
 }
 
+function verifyExportFile(file: string, publicKeys?: string[], keysOption?: string): number {
+  if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`);
+  const keysDir = keysOption ? path.resolve(keysOption) : databaseToVerify(undefined).keysDir;
+  const keys = publicKeys ? publicKeysFrom(publicKeys) : loadTrustedPublicKeys(keysDir);
+  if (keys.size === 0) throw new UsageError(`no public key found in ${keysDir}`);
+  const report = verifyExport(fs.readFileSync(file), keys);
+  console.log(`Export ${file}`);
+  console.log(`  format      ${report.format}`);
+  console.log(`  records     ${report.records}`);
+  console.log(
+    `  checkpoint  ${report.checkpoint ? `#${report.checkpoint.number}: ${report.checkpoint.treeSize} records` : "none"}`,
+  );
+  if (report.ok) {
+    console.log("Result: OK, the export is intact and every record is sealed by its checkpoint");
+    return 0;
+  }
+  console.log(`Result: EXPORT NOT VALID, ${report.problems.length} problem(s)`);
+  for (const problem of report.problems) console.log(`  - ${problem}`);
+  return 1;
+}
+
 /** Where the database to verify is: --db, DATABASE_PATH, or the demo's when only it exists. */
 function databaseToVerify(given: string | undefined): {
   db: string;
@@ -181,6 +203,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
       "public-key": { type: "string", multiple: true },
       keys: { type: "string" },
       head: { type: "string" },
+      export: { type: "string" },
     },
     allowPositionals: true,
   });

@@ -1,0 +1,216 @@
+import { createSign } from "node:crypto";
+import type { AppContext } from "../context.server";
+import { toAuditEvent } from "../fhir/audit-event.server";
+import {
+  listRecords,
+  openRecords,
+  RecordCheckFailed,
+  type AuditRecordView,
+} from "../models/record.server";
+import type { User } from "../models/user.server";
+import { ensureTrailIntact } from "../trail/guard.server";
+import type { CheckpointInfo } from "../trail/verify.server";
+import { filterQuery, type RecordFilters } from "./record-query.server";
+import { auditView } from "./trail-view.server";
+
+// An export is checked before it is written and signed after: each record carries its seq and
+// signature, the file carries the checkpoint it was checked against, and a last line (CSV) or
+// Bundle.signature (FHIR) signs every byte before it. docs/decisions/007-exports.md.
+
+export const EXPORT_FORMATS = ["csv", "fhir"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export const EXPORT_SIGNATURE_ALGORITHM = "RSASSA-PKCS1-v1_5-SHA512";
+const PAGE = 500;
+
+export const CSV_COLUMNS = [
+  "seq",
+  "log_id",
+  "occurred_at",
+  "recorded_at",
+  "patient_id",
+  "actor_id",
+  "actor_name",
+  "action",
+  "table_affected",
+  "notes",
+  "source_id",
+  "key_id",
+  "signature",
+] as const;
+
+/** The checkpoint as exported: everything a verifier needs to check its signature. */
+export function checkpointJson(origin: string, c: CheckpointInfo) {
+  return {
+    origin,
+    number: c.number,
+    tree_size: c.treeSize,
+    root_hash: c.rootHash.toString("hex"),
+    last_log_id: c.lastLogId,
+    created_at: c.createdAt,
+    key_id: c.keyId,
+    signature: c.signature.toString("base64"),
+  };
+}
+
+/** A CSV cell: quoted when needed, and a leading =, +, -, @ defused for spreadsheets (OWASP). */
+function cell(value: string | number): string {
+  let text = String(value);
+  if (/^[=+\-@\t\r]/.test(text) && typeof value === "string") text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function csvRow(r: AuditRecordView, signature: string): string {
+  const values: Record<(typeof CSV_COLUMNS)[number], string | number> = {
+    seq: r.seq,
+    log_id: r.logId,
+    occurred_at: r.occurredAt,
+    recorded_at: r.recordedAt,
+    patient_id: r.patientId,
+    actor_id: r.actorId,
+    actor_name: r.actorName,
+    action: r.action,
+    table_affected: r.tableAffected,
+    notes: r.notes,
+    source_id: r.sourceId,
+    key_id: r.keyId,
+    signature,
+  };
+  return CSV_COLUMNS.map((c) => cell(values[c])).join(",") + "\n";
+}
+
+export type ExportStart =
+  | { ok: true; stream: ReadableStream<Uint8Array>; filename: string }
+  | { ok: false; reason: "compromised" | "empty" };
+
+/**
+ * Streams the records `viewer` may see under `filters`, newest first, in pages: each record is
+ * checked (sealed, signed, decrypted, in scope) before it is written. The export is recorded on
+ * the trail, once per patient it contains, before the closing signature is written.
+ */
+export async function startExport(
+  ctx: AppContext,
+  viewer: User,
+  filters: RecordFilters,
+  format: ExportFormat,
+): Promise<ExportStart> {
+  const status = await ensureTrailIntact(ctx, { viewerId: viewer.id });
+  if (!status.ok) return { ok: false, reason: "compromised" };
+  if (!status.checkpoint) return { ok: false, reason: "empty" };
+  const checkpoint = status.checkpoint;
+  const exportedAt = new Date(ctx.now()).toISOString();
+  const signer = createSign("sha512");
+  const encoder = new TextEncoder();
+  const patients = new Set<string>();
+  const scope = viewer.role === "patient" ? viewer.patientId! : undefined;
+  let before: number | undefined;
+  let first = true;
+  let done = false;
+  let count = 0;
+
+  const header = (): string => {
+    const cp = JSON.stringify(checkpointJson(ctx.config.TRAIL_ORIGIN, checkpoint));
+    if (format === "csv") {
+      return (
+        `# ehr-audit-trail export; format=csv; version=1; exported_at=${exportedAt}; filters=${filterQuery(filters) || "none"}\n` +
+        `# checkpoint: ${cp}\n${CSV_COLUMNS.join(",")}\n`
+      );
+    }
+    const meta = {
+      lastUpdated: exportedAt,
+      extension: [
+        { url: "urn:ehr-audit-trail:checkpoint", valueString: cp },
+        { url: "urn:ehr-audit-trail:filters", valueString: filterQuery(filters) || "none" },
+      ],
+    };
+    return `{"resourceType":"Bundle","type":"collection","timestamp":${JSON.stringify(exportedAt)},"meta":${JSON.stringify(meta)},"entry":[`;
+  };
+
+  const body = (records: AuditRecordView[], signatures: string[]): string =>
+    records
+      .map((r, i) => {
+        if (format === "csv") return csvRow(r, signatures[i]!);
+        const entry = JSON.stringify({
+          fullUrl: `urn:uuid:${r.logId}`,
+          resource: toAuditEvent(r, { signature: signatures[i]! }),
+        });
+        return `${count + i === 0 ? "" : ","}\n${entry}`;
+      })
+      .join("");
+
+  const trailer = (signature: string): string => {
+    const keyId = ctx.keys.signing.keyId;
+    if (format === "csv") {
+      return `# export-signature: ${JSON.stringify({ algorithm: EXPORT_SIGNATURE_ALGORITHM, key_id: keyId, signature })}\n`;
+    }
+    const sig = {
+      type: [
+        {
+          system: "urn:iso-astm:E1762-95:2013",
+          code: "1.2.840.10065.1.12.1.5",
+          display: "Verification Signature",
+        },
+      ],
+      when: exportedAt,
+      who: { display: ctx.config.TRAIL_ORIGIN },
+      sigFormat: "application/octet-stream",
+      extension: [{ url: "urn:ehr-audit-trail:key-id", valueString: keyId }],
+      data: signature,
+    };
+    return `,"signature":${JSON.stringify(sig)}}\n`;
+  };
+
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const emit = (text: string) => {
+        const bytes = encoder.encode(text);
+        controller.enqueue(bytes);
+        return bytes;
+      };
+      try {
+        if (first) {
+          first = false;
+          signer.update(emit(header()));
+          return;
+        }
+        if (!done) {
+          const page = listRecords(ctx, viewer, filters, { limit: PAGE, before });
+          const records = openRecords(ctx, page.records, checkpoint, scope);
+          for (const r of records) patients.add(r.patientId);
+          signer.update(
+            emit(
+              body(
+                records,
+                page.records.map((row) => row[17].toString("base64")),
+              ),
+            ),
+          );
+          count += records.length;
+          before = page.nextBefore ?? undefined;
+          done = page.nextBefore === null;
+          return;
+        }
+        if (format === "fhir") signer.update(emit("\n]"));
+        await auditView(
+          ctx,
+          viewer,
+          patients.size ? [...patients] : [scope ?? ""],
+          `exported ${count} record(s) as ${format.toUpperCase()}`,
+          "export",
+        );
+        emit(trailer(signer.sign(ctx.keys.signing.privateKey).toString("base64")));
+        controller.close();
+      } catch (error) {
+        // A record that fails its check mid-way ends the export unsigned: it will not verify.
+        if (error instanceof RecordCheckFailed)
+          await ensureTrailIntact(ctx, { viewerId: viewer.id, force: true });
+        controller.error(error);
+      }
+    },
+  });
+  const stamp = exportedAt.replace(/[:.]/g, "-");
+  return {
+    ok: true,
+    stream,
+    filename: `audit-trail-${stamp}.${format === "csv" ? "csv" : "fhir.json"}`,
+  };
+}
