@@ -210,6 +210,10 @@ export async function verifyCommand(args: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument: ${positionals[0]}`);
   if (values["public-key"] && values.keys)
     throw new UsageError("give --public-key or --keys, not both");
+  if (values.export) {
+    if (values.db || values.head) throw new UsageError("--export takes no --db or --head");
+    return verifyExportFile(values.export, values["public-key"], values.keys);
+  }
   const target = databaseToVerify(values.db);
   if (target.note) console.error(target.note);
   if (!fs.existsSync(target.db)) throw new UsageError(`no database at ${target.db}`);
