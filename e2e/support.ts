@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,16 @@ export function cliFor(env: ServerEnv, ...args: string[]): string {
 }
 
 export const cli = (...args: string[]) => cliFor(E2E_ENV, ...args);
+
+/** Runs the CLI and returns its exit code and output, whether or not it failed. */
+export function cliResult(...args: string[]): { status: number | null; stdout: string } {
+  const result = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
+    cwd: root,
+    env: { ...process.env, ...E2E_ENV },
+    encoding: "utf8",
+  });
+  return { status: result.status, stdout: result.stdout };
+}
 
 export function inviteCode(
   role: "patient" | "auditor",

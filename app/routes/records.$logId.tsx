@@ -59,25 +59,25 @@ export default function RecordPage() {
           <code>{record.keyId}</code>
         </Row>
         <Row label="Signature (RSA-3072, SHA-512)">
-          <code className="wrap">{signature}</code>
+          <code>{signature}</code>
         </Row>
       </dl>
       <h2>Inclusion proof</h2>
       <dl className="details">
         <Row label="Leaf hash">
-          <code className="wrap">{leafHash}</code>
+          <code>{leafHash}</code>
         </Row>
         <Row label="Checkpoint">
           #{checkpoint.number}, {checkpoint.treeSize} records, signed {checkpoint.signedAt}
         </Row>
         <Row label="Root hash">
-          <code className="wrap">{checkpoint.rootHash}</code>
+          <code>{checkpoint.rootHash}</code>
         </Row>
         <Row label={`Proof (${proof.length} hashes)`}>
           <ol className="proof">
             {proof.map((hash, i) => (
               <li key={i}>
-                <code className="wrap">{hash}</code>
+                <code>{hash}</code>
               </li>
             ))}
           </ol>
