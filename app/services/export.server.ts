@@ -21,6 +21,7 @@ export const EXPORT_FORMATS = ["csv", "fhir"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export const EXPORT_SIGNATURE_ALGORITHM = "RSASSA-PKCS1-v1_5-SHA512";
 const PAGE = 500;
+const MAX_PATIENT_RECORDS = 1000;
 
 export const CSV_COLUMNS = [
   "seq",
@@ -190,11 +191,17 @@ export async function startExport(
           return;
         }
         if (format === "fhir") signer.update(emit("\n]"));
+        // One record per patient, so each sees it; a trail-wide export of very many patients
+        // is recorded once, as signing thousands of records would hold the download up.
+        const recordedFor =
+          patients.size === 0 || patients.size > MAX_PATIENT_RECORDS
+            ? [scope ?? ""]
+            : [...patients];
         await auditView(
           ctx,
           viewer,
-          patients.size ? [...patients] : [scope ?? ""],
-          `exported ${count} record(s) as ${format.toUpperCase()}`,
+          recordedFor,
+          `exported ${count} record(s) of ${patients.size} patient(s) as ${format.toUpperCase()}`,
           "export",
         );
         emit(trailer(signer.sign(ctx.keys.signing.privateKey).toString("base64")));
