@@ -1,18 +1,5 @@
 import { Form, Link } from "@remix-run/react";
-
-export const ACTION_OPTIONS = [
-  "create",
-  "read",
-  "update",
-  "delete",
-  "execute",
-  "print",
-  "copy",
-  "query",
-  "export",
-  "login",
-  "logout",
-] as const;
+import { ACTIONS } from "~/trail/actions";
 
 type Filters = Partial<Record<"from" | "to" | "action" | "table" | "actor" | "patient", string>>;
 
@@ -71,7 +58,7 @@ export function FilterForm({
       <FilterField name="action" label="Action" error={errors.action}>
         <select id="filter-action" name="action" defaultValue={filters.action ?? ""}>
           <option value="">Any action</option>
-          {ACTION_OPTIONS.map((a) => (
+          {ACTIONS.map((a) => (
             <option key={a} value={a}>
               {a}
             </option>

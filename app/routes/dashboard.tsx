@@ -1,5 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Link, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
+import { Link, useLoaderData } from "@remix-run/react";
+import { RouteErrorPage } from "~/components/error-page";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
 import { AccessChart } from "~/components/access-chart";
 import {
@@ -20,6 +21,38 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   return data(dashboard, { headers: { "Set-Cookie": refreshCookie } });
 }
 
+type CountRow = { key: string; to: string; name: string; hint?: string; count: number };
+
+/** A titled table of counts, each row linking to the records it counts. */
+function CountTable({ title, label, rows }: { title: string; label: string; rows: CountRow[] }) {
+  return (
+    <div>
+      <h2>{title}</h2>
+      <table className="records compact">
+        <thead>
+          <tr>
+            <th scope="col">{label}</th>
+            <th scope="col" className="numeric">
+              Accesses
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.key}>
+              <td>
+                <Link to={r.to}>{r.name}</Link>
+                {r.hint ? <span className="hint block">{r.hint}</span> : null}
+              </td>
+              <td className="numeric">{r.count}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 export default function DashboardPage() {
   const d = useLoaderData<typeof loader>();
   const flagged = (action: string, table: string) => `/home?action=${action}&table=${table}`;
@@ -35,55 +68,27 @@ export default function DashboardPage() {
       <h2>Accesses per day, by action</h2>
       <AccessChart perDay={d.perDay} />
       <div className="columns">
-        <div>
-          <h2>Top actors</h2>
-          <table className="records compact">
-            <thead>
-              <tr>
-                <th scope="col">Actor</th>
-                <th scope="col" className="numeric">
-                  Accesses
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {d.topActors.map((a) => (
-                <tr key={a.actorId}>
-                  <td>
-                    <Link to={`/home?actor=${encodeURIComponent(a.actorId)}`}>{a.actorName}</Link>
-                    <span className="hint block">{a.actorId}</span>
-                  </td>
-                  <td className="numeric">{a.count}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-        <div>
-          <h2>Accesses per part of the record</h2>
-          <table className="records compact">
-            <thead>
-              <tr>
-                <th scope="col">Part of the record</th>
-                <th scope="col" className="numeric">
-                  Accesses
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {d.perTable.map((t) => (
-                <tr key={t.table}>
-                  <td>
-                    <Link to={`/home?table=${encodeURIComponent(t.table)}`}>
-                      {t.table.replace(/_/g, " ")}
-                    </Link>
-                  </td>
-                  <td className="numeric">{t.count}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CountTable
+          title="Top actors"
+          label="Actor"
+          rows={d.topActors.map((a) => ({
+            key: a.actorId,
+            to: `/home?actor=${encodeURIComponent(a.actorId)}`,
+            name: a.actorName,
+            hint: a.actorId,
+            count: a.count,
+          }))}
+        />
+        <CountTable
+          title="Accesses per part of the record"
+          label="Part of the record"
+          rows={d.perTable.map((t) => ({
+            key: t.table,
+            to: `/home?table=${encodeURIComponent(t.table)}`,
+            name: t.table.replace(/_/g, " "),
+            count: t.count,
+          }))}
+        />
       </div>
       <h2>Unusual accesses</h2>
       <p className="hint">
@@ -131,29 +136,5 @@ export default function DashboardPage() {
 }
 
 export function ErrorBoundary() {
-  const error = useRouteError();
-  const status = isRouteErrorResponse(error) ? error.status : 500;
-  return (
-    <section className="card narrow" aria-labelledby="dashboard-error-title">
-      <h1 id="dashboard-error-title">
-        {status === 404
-          ? "Page not found"
-          : status === 401
-            ? "Please log in"
-            : status === 503
-              ? INTEGRITY_COMPROMISED
-              : "Something went wrong"}
-      </h1>
-      <p role="alert" className="alert alert-error">
-        {status === 503
-          ? "The audit trail failed verification, so nothing is shown. The administrators have been alerted."
-          : status === 401
-            ? "You need to log in to see this page."
-            : "There is nothing to show here."}
-      </p>
-      <p>
-        <Link to="/home">Go to the records</Link>
-      </p>
-    </section>
-  );
+  return <RouteErrorPage />;
 }

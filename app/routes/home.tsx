@@ -1,5 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Link, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
+import { Link, useLoaderData } from "@remix-run/react";
+import { INTEGRITY_TEXT, RouteErrorPage } from "~/components/error-page";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
 import { FilterForm } from "~/components/filter-form";
 import { RecordsTable } from "~/components/records-table";
@@ -48,10 +49,7 @@ export default function Home() {
       {view && !view.ok ? (
         <div role="alert" className="alert alert-error">
           <h2 className="alert-title">{INTEGRITY_COMPROMISED}</h2>
-          <p>
-            The audit trail failed verification, so no records are shown. The administrators have
-            been alerted.
-          </p>
+          <p>{INTEGRITY_TEXT}</p>
         </div>
       ) : (
         <>
@@ -101,29 +99,5 @@ export default function Home() {
 }
 
 export function ErrorBoundary() {
-  const error = useRouteError();
-  const status = isRouteErrorResponse(error) ? error.status : 500;
-  const message =
-    status === 401
-      ? "You need to log in to see this page. No records are shown without a login."
-      : status === 503
-        ? `${INTEGRITY_COMPROMISED}. No records are shown, and the administrators have been alerted.`
-        : "The page could not be shown. Please try again.";
-  return (
-    <section className="card narrow" aria-labelledby="home-error-title">
-      <h1 id="home-error-title">
-        {status === 401
-          ? "Please log in"
-          : status === 503
-            ? INTEGRITY_COMPROMISED
-            : "Something went wrong"}
-      </h1>
-      <p role="alert" className="alert alert-error">
-        {message}
-      </p>
-      <p>
-        <Link to="/login">Go to the login page</Link>
-      </p>
-    </section>
-  );
+  return <RouteErrorPage back={{ to: "/login", label: "Go to the login page" }} />;
 }

@@ -1,5 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Link, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
+import { Link, useLoaderData } from "@remix-run/react";
+import { RouteErrorPage } from "~/components/error-page";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
 import { recordDetail } from "~/services/record-detail.server";
 
@@ -88,33 +89,14 @@ export default function RecordPage() {
 }
 
 export function ErrorBoundary() {
-  const error = useRouteError();
-  const status = isRouteErrorResponse(error) ? error.status : 500;
-  const title =
-    status === 404
-      ? "Record not found"
-      : status === 401
-        ? "Please log in"
-        : status === 503
-          ? INTEGRITY_COMPROMISED
-          : "Something went wrong";
-  const text =
-    status === 404
-      ? "There is no record at this address that you may see."
-      : status === 401
-        ? "You need to log in to see this page."
-        : status === 503
-          ? "The audit trail failed verification, so no records are shown. The administrators have been alerted."
-          : "The page could not be shown. Please try again.";
   return (
-    <section className="card narrow" aria-labelledby="record-error-title">
-      <h1 id="record-error-title">{title}</h1>
-      <p role="alert" className="alert alert-error">
-        {text}
-      </p>
-      <p>
-        <Link to="/home">Go to the records</Link>
-      </p>
-    </section>
+    <RouteErrorPage
+      overrides={{
+        404: {
+          title: "Record not found",
+          text: "There is no record at this address that you may see.",
+        },
+      }}
+    />
   );
 }

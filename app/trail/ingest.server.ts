@@ -1,22 +1,11 @@
 import { z } from "zod";
 import type { RecordInput } from "./append.server";
+import { ACTIONS } from "./actions";
 
 export const MAX_BATCH = 1000;
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export const ACTIONS = [
-  "create",
-  "read",
-  "update",
-  "delete",
-  "execute",
-  "print",
-  "copy",
-  "query",
-  "export",
-  "login",
-  "logout",
-] as const;
+export { ACTIONS };
 
 const HOUR = 60 * 60 * 1000;
 
