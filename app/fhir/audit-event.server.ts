@@ -36,6 +36,14 @@ const FROM_FHIR_ACTION: Record<string, Action> = {
   E: "execute",
 };
 
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** Patient/<id> when the patient ID is a valid FHIR id; otherwise the ID as an identifier. */
+function patientWhat(patientId: string) {
+  if (FHIR_ID.test(patientId)) return { reference: `Patient/${patientId}` };
+  return { type: "Patient", identifier: { value: patientId } };
+}
+
 export type FhirAuditEvent = Record<string, unknown> & { resourceType: "AuditEvent" };
 
 /** A stored record as an R4 AuditEvent, with its seq, signature and key id as extensions. */
@@ -70,7 +78,7 @@ export function toAuditEvent(
     source: { observer: { display: record.sourceId } },
     entity: [
       {
-        what: { reference: `Patient/${record.patientId}` },
+        what: patientWhat(record.patientId),
         detail: [
           { type: "table_affected", valueString: record.tableAffected },
           { type: "notes", valueString: record.notes },
@@ -116,7 +124,14 @@ const auditEventSchema = z
       .array(
         z
           .object({
-            what: z.object({ reference: z.string() }).passthrough().optional(),
+            what: z
+              .object({
+                reference: z.string().optional(),
+                type: z.string().optional(),
+                identifier: z.object({ value: z.string().optional() }).passthrough().optional(),
+              })
+              .passthrough()
+              .optional(),
             detail: z.array(detail).optional(),
           })
           .passthrough(),
@@ -145,9 +160,13 @@ export function fromAuditEvent(body: unknown): MappedEvent {
   }
   const event = parsed.data;
   const issues: { path: string; message: string }[] = [];
-  const patientEntity = event.entity.findIndex((e) =>
-    PATIENT_REFERENCE.test(e.what?.reference ?? ""),
-  );
+  const patientOf = (what: (typeof event.entity)[number]["what"]): string | null => {
+    const reference = PATIENT_REFERENCE.exec(what?.reference ?? "");
+    if (reference) return reference[1]!;
+    const id = what?.type === "Patient" ? what.identifier?.value?.trim() : undefined;
+    return id && id.length <= 64 ? id : null;
+  };
+  const patientEntity = event.entity.findIndex((e) => patientOf(e.what) !== null);
   if (patientEntity < 0)
     issues.push({
       path: "AuditEvent.entity",
@@ -178,7 +197,7 @@ export function fromAuditEvent(body: unknown): MappedEvent {
   return {
     ok: true,
     input: {
-      patientId: PATIENT_REFERENCE.exec(event.entity[patientEntity]!.what!.reference)![1]!,
+      patientId: patientOf(event.entity[patientEntity]!.what)!,
       actorId: who.identifier.value,
       actorName: who.display || who.identifier.value,
       action,

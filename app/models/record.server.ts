@@ -59,17 +59,25 @@ function page(
 }
 
 /**
- * The newest records `viewer` may see that match `filters`, keyset-paged by seq. A patient's
- * view is scoped to their own patient ID here, whatever the filters say.
+ * The newest records `viewer` may see that match `filters`, keyset-paged by seq, up to the
+ * verified checkpoint's size (`sealedUpTo`): a record appended since is left for the next view
+ * rather than taken for an unsealed one. A patient's view is scoped to their own patient ID
+ * here, whatever the filters say.
  */
 export function listRecords(
   ctx: AppContext,
   viewer: User,
   filters: RecordFilters,
-  options: { limit: number; before?: number },
+  options: { limit: number; before?: number; sealedUpTo: number },
 ): RecordPage {
   const { where, args } = filterConditions(ctx, filters, scopeOf(viewer));
-  return page(ctx, where, args, options.limit, options.before);
+  return page(
+    ctx,
+    [...where, "seq <= ?"],
+    [...args, options.sealedUpTo],
+    options.limit,
+    options.before,
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type AuditRecordView,
 } from "../models/record.server";
 import type { User } from "../models/user.server";
+import { exportTrailer } from "../trail/export-verify.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import type { CheckpointInfo } from "../trail/verify.server";
 import { filterQuery, type RecordFilters } from "./record-query.server";
@@ -19,7 +20,6 @@ import { auditView } from "./trail-view.server";
 
 export const EXPORT_FORMATS = ["csv", "fhir"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-export const EXPORT_SIGNATURE_ALGORITHM = "RSASSA-PKCS1-v1_5-SHA512";
 const PAGE = 500;
 const MAX_PATIENT_RECORDS = 1000;
 
@@ -54,9 +54,9 @@ export function checkpointJson(origin: string, c: CheckpointInfo) {
 }
 
 /** A CSV cell: quoted when needed, and a leading =, +, -, @ defused for spreadsheets (OWASP). */
-function cell(value: string | number): string {
+function cell(value: string | number, defuse = true): string {
   let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text) && typeof value === "string") text = `'${text}`;
+  if (defuse && /^[=+\-@\t\r]/.test(text) && typeof value === "string") text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -76,7 +76,8 @@ function csvRow(r: AuditRecordView, signature: string): string {
     key_id: r.keyId,
     signature,
   };
-  return CSV_COLUMNS.map((c) => cell(values[c])).join(",") + "\n";
+  // Signatures are base64 and may start with "+": they are data, not text for a spreadsheet.
+  return CSV_COLUMNS.map((c) => cell(values[c], c !== "signature")).join(",") + "\n";
 }
 
 export type ExportStart =
@@ -138,27 +139,13 @@ export async function startExport(
       })
       .join("");
 
-  const trailer = (signature: string): string => {
-    const keyId = ctx.keys.signing.keyId;
-    if (format === "csv") {
-      return `# export-signature: ${JSON.stringify({ algorithm: EXPORT_SIGNATURE_ALGORITHM, key_id: keyId, signature })}\n`;
-    }
-    const sig = {
-      type: [
-        {
-          system: "urn:iso-astm:E1762-95:2013",
-          code: "1.2.840.10065.1.12.1.5",
-          display: "Verification Signature",
-        },
-      ],
+  const trailer = (signature: string): string =>
+    exportTrailer(format, {
+      keyId: ctx.keys.signing.keyId,
+      signature,
       when: exportedAt,
-      who: { display: ctx.config.TRAIL_ORIGIN },
-      sigFormat: "application/octet-stream",
-      extension: [{ url: "urn:ehr-audit-trail:key-id", valueString: keyId }],
-      data: signature,
-    };
-    return `,"signature":${JSON.stringify(sig)}}\n`;
-  };
+      origin: ctx.config.TRAIL_ORIGIN,
+    });
 
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -174,7 +161,11 @@ export async function startExport(
           return;
         }
         if (!done) {
-          const page = listRecords(ctx, viewer, filters, { limit: PAGE, before });
+          const page = listRecords(ctx, viewer, filters, {
+            limit: PAGE,
+            before,
+            sealedUpTo: checkpoint.treeSize,
+          });
           const records = openRecords(ctx, page.records, checkpoint, scope);
           for (const r of records) patients.add(r.patientId);
           signer.update(

@@ -42,7 +42,7 @@ const filterSchema = z
     patient: z.string().max(64, { error: "Use at most 64 characters." }).optional(),
     before: z
       .string()
-      .regex(/^\d{1,15}$/, { error: "Not a valid page." })
+      .regex(/^[1-9]\d{0,14}$/, { error: "Not a valid page." })
       .transform(Number)
       .optional(),
   })

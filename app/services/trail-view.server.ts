@@ -115,6 +115,7 @@ export async function viewTrail(
   const page = listRecords(ctx, user, options.filters ?? {}, {
     limit: PAGE_SIZE,
     before: options.before,
+    sealedUpTo: status.checkpoint?.treeSize ?? 0,
   });
   let records: AuditRecordView[];
   try {

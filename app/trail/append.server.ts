@@ -252,6 +252,11 @@ export function appendRecords(
       try {
         return await appendOnce(ctx, inputs, signer);
       } catch (error) {
+        // A row already where the head says the next one goes: the table is not what the
+        // checkpoint seals. The full pass names it and raises the incident.
+        if ((error as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) {
+          await assertTrailWritable(ctx, options.triggeredBy ?? null, true);
+        }
         // Another process appended while we signed: start again from its head.
         if (!(error instanceof AppendConflict) || attempt >= 3) throw error;
       }

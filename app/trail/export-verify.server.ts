@@ -4,6 +4,38 @@ import { checkpointSigningInput } from "./encoding.server";
 
 // Checks an export offline with public keys only (docs/decisions/007-exports.md).
 
+export const EXPORT_SIGNATURE_ALGORITHM = "RSASSA-PKCS1-v1_5-SHA512";
+
+/**
+ * The closing part of an export, after the signed bytes: a CSV line, or the FHIR
+ * `Bundle.signature` and the Bundle's closing brace. The verifier rebuilds it and requires the
+ * file to end with exactly these bytes, so nothing after the signed part goes unchecked.
+ */
+export function exportTrailer(
+  format: "csv" | "fhir",
+  t: { keyId: string; signature: string; when: string; origin: string },
+): string {
+  if (format === "csv") {
+    const line = { algorithm: EXPORT_SIGNATURE_ALGORITHM, key_id: t.keyId, signature: t.signature };
+    return `# export-signature: ${JSON.stringify(line)}\n`;
+  }
+  const sig = {
+    type: [
+      {
+        system: "urn:iso-astm:E1762-95:2013",
+        code: "1.2.840.10065.1.12.1.5",
+        display: "Verification Signature",
+      },
+    ],
+    when: t.when,
+    who: { display: t.origin },
+    sigFormat: "application/octet-stream",
+    extension: [{ url: "urn:ehr-audit-trail:key-id", valueString: t.keyId }],
+    data: t.signature,
+  };
+  return `,"signature":${JSON.stringify(sig)}}\n`;
+}
+
 export type ExportReport = {
   ok: boolean;
   format: "csv" | "fhir" | "unknown";
@@ -148,6 +180,13 @@ export function verifyExport(file: Buffer, keys: Map<string, KeyObject>): Export
         key_id: string;
         signature: string;
       };
+      const line = exportTrailer("csv", {
+        keyId: trailer.key_id,
+        signature: trailer.signature,
+        when: "",
+        origin: "",
+      });
+      if (text.slice(at + 1) !== line) problems.push("the export's signature line was changed");
       checkFileSignature(
         keys,
         Buffer.from(text.slice(0, at + 1), "utf8"),
@@ -169,7 +208,9 @@ export function verifyExport(file: Buffer, keys: Map<string, KeyObject>): Export
       format = "fhir";
       const at = text.lastIndexOf(',"signature":');
       if (at < 0) throw new Error("the Bundle has no signature");
-      const bundle = JSON.parse(text) as {
+      // Only the signed bytes are read: anything after the signature would be unsigned.
+      const bundle = JSON.parse(`${text.slice(0, at)}}`) as {
+        timestamp?: string;
         meta?: { extension?: { url: string; valueString: string }[] };
         entry?: {
           resource?: {
@@ -181,22 +222,33 @@ export function verifyExport(file: Buffer, keys: Map<string, KeyObject>): Export
             }[];
           };
         }[];
-        signature?: { data?: string; extension?: { url: string; valueString: string }[] };
       };
-      const keyId = bundle.signature?.extension?.find(
+      const tail = text.slice(at);
+      const signature = JSON.parse(tail.slice(',"signature":'.length, tail.lastIndexOf("}"))) as {
+        data?: string;
+        extension?: { url: string; valueString: string }[];
+      };
+      const keyId = signature.extension?.find(
         (e) => e.url === "urn:ehr-audit-trail:key-id",
       )?.valueString;
-      checkFileSignature(
-        keys,
-        Buffer.from(text.slice(0, at), "utf8"),
-        keyId,
-        bundle.signature?.data,
-        problems,
-      );
       const cpText = bundle.meta?.extension?.find(
         (e) => e.url === "urn:ehr-audit-trail:checkpoint",
       )?.valueString;
       cp = cpText ? (JSON.parse(cpText) as CheckpointJson) : null;
+      const expected = exportTrailer("fhir", {
+        keyId: String(keyId),
+        signature: String(signature.data),
+        when: String(bundle.timestamp),
+        origin: String(cp?.origin),
+      });
+      if (tail !== expected) problems.push("the Bundle's signature element was changed");
+      checkFileSignature(
+        keys,
+        Buffer.from(text.slice(0, at), "utf8"),
+        keyId,
+        signature.data,
+        problems,
+      );
       records = (bundle.entry ?? []).map((e) => {
         const ext = (url: string) => e.resource?.extension?.find((x) => x.url === url);
         return {

@@ -165,8 +165,9 @@ export async function ensureTrailIntact(
 export async function assertTrailWritable(
   ctx: AppContext,
   triggeredBy: string | null,
+  force = false,
 ): Promise<void> {
-  const status = await ensureTrailIntact(ctx, { viewerId: triggeredBy });
+  const status = await ensureTrailIntact(ctx, { viewerId: triggeredBy, force });
   if (!status.ok) throw new TrailCompromisedError(status.findings);
 }
 
