@@ -31,7 +31,13 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     throw error;
   });
   return {
-    viewer: found ? { name: found.user.name, roleLabel: ROLE_LABELS[found.user.role] } : null,
+    viewer: found
+      ? {
+          name: found.user.name,
+          roleLabel: ROLE_LABELS[found.user.role],
+          isAuditor: found.user.role === "auditor",
+        }
+      : null,
   };
 }
 
@@ -58,6 +64,14 @@ export function Layout({ children }: { children: ReactNode }) {
           <nav aria-label="Account">
             {viewer ? (
               <Form method="post" action="/logout" className="inline-form">
+                <Link to="/home" className="nav-link">
+                  Records
+                </Link>
+                {viewer.isAuditor ? (
+                  <Link to="/dashboard" className="nav-link">
+                    Dashboard
+                  </Link>
+                ) : null}
                 <span className="viewer">
                   {viewer.name} · {viewer.roleLabel}
                 </span>
