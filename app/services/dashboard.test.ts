@@ -2,7 +2,6 @@ import fs from "node:fs";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { intrude } from "../../tests/trail";
-import type { User } from "../models/user.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { verifyNow } from "../trail/guard.server";
 import {
@@ -13,6 +12,7 @@ import {
   type Flag,
 } from "./dashboard.server";
 import { SELF_SOURCE } from "./trail-view.server";
+import { auditor } from "../../tests/users";
 
 // A tampered trail raises an alert, written to the outbox with a console.warn.
 let warn: ReturnType<typeof vi.spyOn>;
@@ -22,14 +22,6 @@ beforeEach(() => {
 afterEach(() => {
   warn.mockRestore();
 });
-
-const auditor: User = {
-  id: "user-auditor",
-  name: "Audit Co",
-  username: "auditco",
-  role: "auditor",
-  patientId: null,
-};
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;

@@ -5,21 +5,7 @@ import type { User } from "../models/user.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { verifyNow } from "../trail/guard.server";
 import { filterQuery, parseRecordQuery, type RecordFilters } from "./record-query.server";
-
-const patient = (patientId: string): User => ({
-  id: `user-${patientId}`,
-  name: `Patient ${patientId}`,
-  username: `p-${patientId.toLowerCase()}`,
-  role: "patient",
-  patientId,
-});
-const auditor: User = {
-  id: "user-auditor",
-  name: "Audit Co",
-  username: "auditco",
-  role: "auditor",
-  patientId: null,
-};
+import { patient, auditor } from "../../tests/users";
 
 const params = (query: Record<string, string>) => new URLSearchParams(query);
 

@@ -13,6 +13,7 @@ import { SELF_SOURCE } from "../services/trail-view.server";
 import { appendRecords, type RecordInput } from "./append.server";
 import { parseCsv, verifyExport } from "./export-verify.server";
 import { ensureTrailIntact, verifyNow } from "./guard.server";
+import { patient, auditor } from "../../tests/users";
 
 // A tampered trail raises an alert, written to the outbox with a console.warn.
 let warn: ReturnType<typeof vi.spyOn>;
@@ -22,21 +23,6 @@ beforeEach(() => {
 afterEach(() => {
   warn.mockRestore();
 });
-
-const patient = (patientId: string): User => ({
-  id: `user-${patientId}`,
-  name: `Patient ${patientId}`,
-  username: `p-${patientId.toLowerCase()}`,
-  role: "patient",
-  patientId,
-});
-const auditor: User = {
-  id: "user-auditor",
-  name: "Audit Co",
-  username: "auditco",
-  role: "auditor",
-  patientId: null,
-};
 
 const TRICKY_NOTES = [
   'said "hello", then left',

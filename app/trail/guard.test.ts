@@ -4,12 +4,12 @@ import { openDatabase } from "../../db/connection";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { intrude, sampleRecord, seedTrail } from "../../tests/trail";
 import { listRecords, openRecords } from "../models/record.server";
-import type { User } from "../models/user.server";
 import { SELF_SOURCE, viewTrail } from "../services/trail-view.server";
 import { appendRecords } from "./append.server";
 import { ensureTrailIntact, TrailCompromisedError, type TrailStatus } from "./guard.server";
 import * as verify from "./verify.server";
 import { readWitness } from "./witness.server";
+import { patient, auditor } from "../../tests/users";
 
 // No SMTP_URL here: alerts go to the outbox and announce themselves with console.warn.
 let warn: ReturnType<typeof vi.spyOn>;
@@ -21,21 +21,6 @@ afterEach(() => {
   warn.mockRestore();
   for (const ctx of reopened.splice(0)) if (ctx.conn.sqlite.open) ctx.conn.sqlite.close();
 });
-
-const patient = (patientId: string): User => ({
-  id: `user-${patientId}`,
-  name: `Patient ${patientId}`,
-  username: `p-${patientId.toLowerCase()}`,
-  role: "patient",
-  patientId,
-});
-const auditor: User = {
-  id: "user-auditor",
-  name: "Audit Co",
-  username: "auditco",
-  role: "auditor",
-  patientId: null,
-};
 
 const count = (ctx: TestContext, table: "audit_records" | "checkpoints" | "incidents") =>
   (ctx.conn.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
