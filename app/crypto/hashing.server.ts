@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { encodeFields, type Field } from "./encoding.server";
 
 /** What a blind index is computed over; each kind has its own domain so values never collide. */
@@ -28,9 +28,4 @@ export function sha256(data: Buffer | string): Buffer {
 /** A random secret of `bytes` bytes, as base64url text (invitation codes, API tokens). */
 export function randomSecret(bytes = 24): string {
   return randomBytes(bytes).toString("base64url");
-}
-
-/** Constant-time comparison of two equal-purpose digests. */
-export function digestsEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }
