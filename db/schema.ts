@@ -41,6 +41,14 @@ export const invitations = sqliteTable("invitations", {
   expiresAt: integer("expires_at").notNull(),
   usedAt: integer("used_at"),
   usedBy: text("used_by").references(() => users.id),
+  /**
+   * RSA signature over every column above: the code, its role, its patient and its used state
+   * are bound together, so moving any of them between rows, or un-using a row, fails the check.
+   */
+  keyId: text("key_id").notNull().default(""),
+  signature: blob("signature", { mode: "buffer" })
+    .notNull()
+    .default(sql`x''`),
 });
 
 export const sessions = sqliteTable(
@@ -56,6 +64,10 @@ export const sessions = sqliteTable(
       .default(sql`'{}'`),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
+    /** HMAC over every column above, under a key in KEYS_DIR: an edited row opens no session. */
+    mac: blob("mac", { mode: "buffer" })
+      .notNull()
+      .default(sql`x''`),
   },
   (t) => [index("sessions_expires_at").on(t.expiresAt)],
 );
@@ -138,13 +150,31 @@ export const treeNodes = sqliteTable(
   (t) => [primaryKey({ columns: [t.level, t.idx] })],
 );
 
-/** Source systems allowed to append through the API; only a hash of each token is kept. */
+/**
+ * Source systems allowed to append through the API. Only an HMAC of each token is kept (the key
+ * is in KEYS_DIR), and each row is signed, so a row written by hand authenticates nothing.
+ */
 export const sources = sqliteTable("sources", {
   id: text("id").primaryKey(),
   name: text("name").notNull().unique(),
   tokenHash: blob("token_hash", { mode: "buffer" }).notNull().unique(),
   createdAt: integer("created_at").notNull(),
   revokedAt: integer("revoked_at"),
+  keyId: text("key_id").notNull().default(""),
+  signature: blob("signature", { mode: "buffer" })
+    .notNull()
+    .default(sql`x''`),
+});
+
+/**
+ * Who may append now (one row at most): writers from every process take turns, so an append
+ * waits for another process's batch instead of failing. A lease expires on its own; an edited
+ * row can delay appends for one lease at most and grants nothing.
+ */
+export const appendLease = sqliteTable("append_lease", {
+  id: integer("id").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: integer("expires_at").notNull(),
 });
 
 /** Integrity incidents, one per distinct set of findings; `fingerprint` is keyed so it cannot be pre-empted. */
