@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { AuditRecordView } from "../models/record.server";
 import type { RecordInput } from "../trail/append.server";
-import { ACTIONS } from "../trail/ingest.server";
+import { ACTIONS, FUTURE_ERROR, isInFuture } from "../trail/ingest.server";
 
 // FHIR R4 AuditEvent <-> an audit record (design.md): action C/R/U/D/E, recorded, period,
 // agent.who, entity.what = Patient/<id>, source.observer. The exact action, the part of the
@@ -189,8 +189,8 @@ export function fromAuditEvent(body: unknown): MappedEvent {
     });
   }
   const occurred = event.period?.start ?? event.recorded;
-  if (Date.parse(occurred) > Date.now() + 3_600_000) {
-    issues.push({ path: "AuditEvent.period.start", message: "must not be in the future" });
+  if (isInFuture(Date.parse(occurred))) {
+    issues.push({ path: "AuditEvent.period.start", message: FUTURE_ERROR });
   }
   if (issues.length || !action || patientEntity < 0) return { ok: false, issues };
   const who = event.agent[0]!.who;

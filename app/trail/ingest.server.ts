@@ -7,7 +7,15 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 export { ACTIONS };
 
-const HOUR = 60 * 60 * 1000;
+/** How far ahead of this server's clock an `occurred_at` may be: a source's clock may run fast. */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+export const FUTURE_ERROR = `must not be more than ${CLOCK_SKEW_MS / 60_000} minutes in the future`;
+
+/** Whether a time (ms since the epoch) lies beyond the allowed clock skew, in the future. */
+export function isInFuture(time: number, now = Date.now()): boolean {
+  return time > now + CLOCK_SKEW_MS;
+}
 
 /** One audit event as sources send it (JSON API and NDJSON import alike). */
 export const eventSchema = z
@@ -21,7 +29,7 @@ export const eventSchema = z
     }),
     occurred_at: z.iso
       .datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" })
-      .refine((v) => Date.parse(v) <= Date.now() + HOUR, { error: "must not be in the future" }),
+      .refine((v) => !isInFuture(Date.parse(v)), { error: FUTURE_ERROR }),
     notes: z.string().max(4000).default(""),
   })
   .strict();
