@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 
@@ -29,6 +30,35 @@ const positiveInt = (fallback: number) =>
     .pipe(z.number().positive({ error: "must be greater than zero" }))
     .default(fallback);
 
+/** An address or subnet as Express's "trust proxy" reads it: 10.0.0.1, 10.0.0.0/8, fd00::/8, loopback. */
+function isProxyAddress(entry: string): boolean {
+  if (["loopback", "linklocal", "uniquelocal"].includes(entry)) return true;
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const kind = isIP(address);
+  if (kind === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d+$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (kind === 4 ? 32 : 128);
+}
+
+/**
+ * Which hops may name the client in X-Forwarded-For: none, a count of proxies, or their addresses.
+ * "true" is refused: it would take the leftmost entry, which the client writes itself.
+ */
+const trustProxy = z.string().transform((value, check): false | number | string[] => {
+  if (value === "false" || value === "0") return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(",").map((s) => s.trim());
+  if (value !== "true" && entries.every(isProxyAddress)) return entries;
+  check.addIssue({
+    code: "custom",
+    message:
+      value === "true"
+        ? '"true" would let the client choose its own address; give the number of proxies in front of the server (e.g. 1) or their addresses'
+        : 'must be "false", a number of proxies (e.g. 1) or a comma-separated list of proxy addresses or subnets',
+  });
+  return z.NEVER;
+});
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: wholeNumber("must be a port number")
@@ -44,10 +74,11 @@ const schema = z.object({
   /** Secure cookies need HTTPS; only a plain-http test or demo server turns them off. */
   COOKIE_SECURE: boolean.optional(),
   SESSION_IDLE_MINUTES: positiveInt(30),
-  TRUST_PROXY: boolean.default(false),
+  TRUST_PROXY: trustProxy.default(false),
+  /** Consecutive failures of one username from one address before that pair is refused. */
   LOGIN_MAX_FAILURES_PER_USER: positiveInt(5),
-  LOGIN_MAX_FAILURES_PER_ADDRESS: positiveInt(20),
-  LOGIN_WINDOW_MINUTES: positiveInt(15),
+  /** Failed attempts from one address, over all usernames, per day. */
+  LOGIN_MAX_FAILURES_PER_ADDRESS: positiveInt(100),
   INVITATION_DAYS: positiveInt(7),
   TRAIL_ORIGIN: z.string().min(1).default("ehr-audit-trail"),
   /** Where the newest verified tree head is remembered; defaults to trail-head.json in KEYS_DIR. */

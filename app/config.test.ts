@@ -37,8 +37,7 @@ describe("loadConfig defaults", () => {
     expect(config.SESSION_IDLE_MINUTES).toBe(30);
     expect(config.TRUST_PROXY).toBe(false);
     expect(config.LOGIN_MAX_FAILURES_PER_USER).toBe(5);
-    expect(config.LOGIN_MAX_FAILURES_PER_ADDRESS).toBe(20);
-    expect(config.LOGIN_WINDOW_MINUTES).toBe(15);
+    expect(config.LOGIN_MAX_FAILURES_PER_ADDRESS).toBe(100);
     expect(config.INVITATION_DAYS).toBe(7);
     expect(config.TRAIL_ORIGIN).toBe("ehr-audit-trail");
   });
@@ -76,14 +75,12 @@ describe("loadConfig defaults", () => {
     expect(load({ NODE_ENV: "development", COOKIE_SECURE: "1" }).COOKIE_SECURE).toBe(true);
   });
 
-  it("parses TRUST_PROXY and numeric settings", () => {
+  it("parses numeric settings", () => {
     const config = load({
-      TRUST_PROXY: "true",
       SESSION_IDLE_MINUTES: "45",
       INVITATION_DAYS: "2",
       PORT: "0",
     });
-    expect(config.TRUST_PROXY).toBe(true);
     expect(config.SESSION_IDLE_MINUTES).toBe(45);
     expect(config.INVITATION_DAYS).toBe(2);
     expect(config.PORT).toBe(0);
@@ -135,6 +132,36 @@ describe("empty variables", () => {
   it("uses the production default for an empty COOKIE_SECURE", () => {
     expect(load({ NODE_ENV: "production", COOKIE_SECURE: "" }).COOKIE_SECURE).toBe(true);
   });
+});
+
+describe("TRUST_PROXY", () => {
+  it("takes a number of proxy hops, as Express's trust proxy does", () => {
+    expect(load({ TRUST_PROXY: "1" }).TRUST_PROXY).toBe(1);
+    expect(load({ TRUST_PROXY: "2" }).TRUST_PROXY).toBe(2);
+    expect(load({ TRUST_PROXY: "false" }).TRUST_PROXY).toBe(false);
+    expect(load({ TRUST_PROXY: "0" }).TRUST_PROXY).toBe(false);
+  });
+
+  it("takes a comma-separated list of proxy addresses, subnets and Express's range names", () => {
+    expect(load({ TRUST_PROXY: "10.0.0.1, 192.168.0.0/16,fd00::/8,loopback" }).TRUST_PROXY).toEqual(
+      ["10.0.0.1", "192.168.0.0/16", "fd00::/8", "loopback"],
+    );
+  });
+
+  it('refuses "true", which would let the client pick its address, and says what to use', () => {
+    const error = configErrorOf({ TRUST_PROXY: "true" });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^TRUST_PROXY: .*number of proxies in front of the server/);
+  });
+
+  it.each(["on", "yes", "10.0.0.300", "10.0.0.0/33", "10.0.0.1/8/1", "10.0.0.1,", "proxy.local"])(
+    "refuses %j, naming the variable",
+    (value) => {
+      expect(configErrorOf({ TRUST_PROXY: value }).message).toContain(
+        'TRUST_PROXY: must be "false", a number of proxies (e.g. 1) or a comma-separated list',
+      );
+    },
+  );
 });
 
 describe("ADMIN_EMAILS", () => {

@@ -30,7 +30,7 @@ function contentSecurityPolicy(nonce: string): string {
 export function createHttpApp(ctx: AppContext, build: ServerBuild): express.Express {
   const app = express();
   app.disable("x-powered-by");
-  if (ctx.config.TRUST_PROXY) app.set("trust proxy", true);
+  if (ctx.config.TRUST_PROXY !== false) app.set("trust proxy", ctx.config.TRUST_PROXY);
   app.use((_req, res, next) => {
     const nonce = randomBytes(16).toString("base64");
     res.locals.cspNonce = nonce;
