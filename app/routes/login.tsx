@@ -15,11 +15,7 @@ import {
 } from "~/auth.server";
 import { auditFailedLogin, auditLogin } from "~/services/trail-view.server";
 import { Field } from "~/components/field";
-import {
-  checkLoginThrottle,
-  clearUsernameFailures,
-  recordLoginFailure,
-} from "~/services/throttle.server";
+import { admitLoginAttempt, recordLoginSuccess } from "~/services/throttle.server";
 
 export const meta: MetaFunction = () => [{ title: "Log in · EHR Audit Trail" }];
 
@@ -34,15 +30,19 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const ctx = context.app;
   const form = await request.clone().formData();
   const username = String(form.get("username") ?? "");
-  const subject = { username, address: context.clientAddress };
+  const attempt = { username, address: context.clientAddress };
   const auditCompany = Boolean(form.get("auditCompany"));
 
-  const gate = checkLoginThrottle(ctx, subject);
+  const gate = await admitLoginAttempt(ctx, attempt);
   if (!gate.allowed) {
     const minutes = Math.ceil(gate.retryAfterSeconds / 60);
+    const wait =
+      minutes > 90
+        ? `${Math.ceil(minutes / 60)} hours`
+        : `${minutes} minute${minutes === 1 ? "" : "s"}`;
     return data(
       {
-        error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+        error: `Too many failed attempts. Try again in ${wait}.`,
         username,
         auditCompany,
       },
@@ -54,7 +54,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   }
   try {
     const user = await getAuth(ctx).authenticator.authenticate("form", request);
-    clearUsernameFailures(ctx, username);
+    await recordLoginSuccess(ctx, attempt);
     await auditLogin(ctx, user);
     return await startSession(ctx, request, user, "/home");
   } catch (error) {
@@ -63,7 +63,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
       return data({ error: failure.data.message, username, auditCompany }, { status: 503 });
     }
     if (!(error instanceof LoginFailed)) throw error;
-    recordLoginFailure(ctx, subject);
     await auditFailedLogin(ctx, username, error.account);
     return data({ error: WRONG_LOGIN, username, auditCompany }, { status: 401 });
   }
