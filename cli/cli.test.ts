@@ -328,6 +328,28 @@ describe("cli import", () => {
     TIMEOUT,
   );
 
+  it(
+    "into a pipe, shows the true progress as plain lines, one per batch here",
+    () => {
+      const file = writeNdjson(path.join(dir, "events.ndjson"), events(30));
+      const size = fs.statSync(file).size;
+      // spawnSync gives the child a pipe, not a terminal, for stdout and stderr.
+      const r = runCli(["import", file, "--batch", "8"], env);
+      expect(r.status).toBe(0);
+      expect(r.stderr).not.toContain("\r");
+      expect(r.stderr).not.toContain("\u001b");
+      expect(r.stderr.split("\n").filter((l) => !/ in [\d.]+ s$/.test(l))).toEqual([
+        `Checking  100% (${size}/${size} bytes)`,
+        "Importing 26% (8/30)",
+        "Importing 53% (16/30)",
+        "Importing 80% (24/30)",
+        "Importing 100% (30/30)",
+        "",
+      ]);
+    },
+    TIMEOUT,
+  );
+
   it.each([
     {
       what: "an unknown action",

@@ -1,24 +1,31 @@
-/** A progress bar on stderr: redrawn in place on a terminal, a line per tenth otherwise. */
-export function progressBar(label: string) {
+/**
+ * A progress bar on stderr: redrawn in place on a terminal. Into a file or a pipe it writes plain
+ * lines instead, no carriage returns or colours: one whenever another tenth is done, with the
+ * true percentage, and always one at 100%.
+ */
+export function progressBar(label: string, unit = "") {
   const tty = process.stderr.isTTY;
+  const suffix = unit ? ` ${unit}` : "";
   let lastTenth = -1;
   let started = Date.now();
   return {
     update(done: number, total: number) {
       const fraction = total > 0 ? Math.min(1, done / total) : 1;
+      // Rounded down, so 100% means done.
+      const percent = Math.floor(fraction * 100);
       if (tty) {
         const width = 30;
         const filled = Math.round(fraction * width);
         const bar = "█".repeat(filled) + "░".repeat(width - filled);
         process.stderr.write(
-          `\r${label} ${bar} ${(fraction * 100).toFixed(0).padStart(3)}% ${done}/${total}`,
+          `\r${label} ${bar} ${String(percent).padStart(3)}% ${done}/${total}${suffix}`,
         );
-      } else {
-        const tenth = Math.floor(fraction * 10);
-        if (tenth > lastTenth) {
-          lastTenth = tenth;
-          process.stderr.write(`${label} ${tenth * 10}% (${done}/${total})\n`);
-        }
+        return;
+      }
+      const tenth = Math.floor(percent / 10);
+      if (tenth > lastTenth) {
+        lastTenth = tenth;
+        process.stderr.write(`${label} ${percent}% (${done}/${total}${suffix})\n`);
       }
     },
     done(summary?: string) {

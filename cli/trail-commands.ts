@@ -70,7 +70,7 @@ export async function importCommand(ctx: AppContext, args: string[]): Promise<nu
   if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`);
 
   const size = fs.statSync(file).size;
-  const checking = progressBar("Checking ");
+  const checking = progressBar("Checking ", "bytes");
   let events = 0;
   let read = 0;
   try {
