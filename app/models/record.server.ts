@@ -1,7 +1,8 @@
 import type { AppContext } from "../context.server";
 import { decryptField } from "../crypto/fields.server";
-import { filterConditions, type RecordFilters } from "../services/record-query.server";
+import { blindIndex } from "../crypto/hashing.server";
 import { checkSignature } from "../crypto/signing.server";
+import type { Action } from "../trail/actions";
 import {
   normalizeRecord,
   RECORD_COLUMNS,
@@ -29,6 +30,16 @@ export type AuditRecordView = {
 
 export type RecordPage = { records: RawRecord[]; nextBefore: number | null };
 
+/** Filters of a trail view, as they appear in the URL. */
+export type RecordFilters = {
+  from?: string;
+  to?: string;
+  action?: Action;
+  table?: string;
+  actor?: string;
+  patient?: string;
+};
+
 export class RecordCheckFailed extends Error {
   constructor(public readonly seq: number) {
     super(`record at seq ${seq} failed its check`);
@@ -37,6 +48,47 @@ export class RecordCheckFailed extends Error {
 }
 
 const SELECT = `SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records`;
+const DAY_MS = 86_400_000;
+
+/**
+ * SQL conditions for the filters, over blind indexes and the plaintext occurred_at. The patient
+ * condition comes from `scopePatientId` for patients, never from the URL.
+ */
+function filterConditions(
+  ctx: AppContext,
+  filters: RecordFilters,
+  scopePatientId: string | null,
+): { where: string[]; args: unknown[] } {
+  const key = ctx.keys.blindIndexKey;
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const patient = scopePatientId ?? filters.patient;
+  if (patient) {
+    where.push("patient_index = ?");
+    args.push(blindIndex(key, "patient_id", patient));
+  }
+  if (filters.action) {
+    where.push("action_index = ?");
+    args.push(blindIndex(key, "action", filters.action));
+  }
+  if (filters.table) {
+    where.push("table_index = ?");
+    args.push(blindIndex(key, "table_affected", filters.table));
+  }
+  if (filters.actor) {
+    where.push("actor_index = ?");
+    args.push(blindIndex(key, "actor", filters.actor));
+  }
+  if (filters.from) {
+    where.push("occurred_at >= ?");
+    args.push(Date.parse(`${filters.from}T00:00:00Z`));
+  }
+  if (filters.to) {
+    where.push("occurred_at < ?");
+    args.push(Date.parse(`${filters.to}T00:00:00Z`) + DAY_MS);
+  }
+  return { where, args };
+}
 
 function page(
   ctx: AppContext,
@@ -80,6 +132,44 @@ export function listRecords(
   );
 }
 
+/** A page of `listRecords` up to `checkpoint`, each row checked and opened, with its signature. */
+export function openRecordPage(
+  ctx: AppContext,
+  viewer: User,
+  filters: RecordFilters,
+  options: { limit: number; before?: number; checkpoint: CheckpointInfo | null },
+): { records: AuditRecordView[]; signatures: string[]; nextBefore: number | null } {
+  const { checkpoint, ...paging } = options;
+  const page = listRecords(ctx, viewer, filters, {
+    ...paging,
+    sealedUpTo: checkpoint?.treeSize ?? 0,
+  });
+  return {
+    records: openRecords(ctx, page.records, checkpoint, scopeOf(viewer)),
+    signatures: page.records.map((row) => row[17].toString("base64")),
+    nextBefore: page.nextBefore,
+  };
+}
+
+/** The records at `seqs`, in that order; one that is gone fails its check like a changed one. */
+export function recordsAtSeqs(ctx: AppContext, seqs: readonly number[]): RawRecord[] {
+  const select = ctx.conn.sqlite.prepare(`${SELECT} WHERE seq = ?`).raw(true);
+  return seqs.map((seq) => {
+    const row = select.get(seq) as unknown[] | undefined;
+    if (!row) throw new RecordCheckFailed(seq);
+    return normalizeRecord(row);
+  });
+}
+
+/** Whether any record came from `sourceId`. */
+export function hasRecordsFrom(ctx: AppContext, sourceId: string): boolean {
+  return (
+    ctx.conn.sqlite
+      .prepare("SELECT 1 FROM audit_records WHERE source_id = ? LIMIT 1")
+      .get(sourceId) !== undefined
+  );
+}
+
 /**
  * One record by log id, if `viewer` may see it: for a patient, a record about someone else is
  * answered exactly like one that does not exist.
@@ -117,13 +207,14 @@ export function scopeOf(viewer: User): string | null {
 
 /**
  * Checks each row before it is shown: sealed by the verified checkpoint, signed by a trusted
- * key over exactly its stored bytes, and (for a patient's view) about that patient. Then decrypts.
+ * key over exactly its stored bytes, and (for a patient's view, `scopeOf` the viewer) about that
+ * patient. Then decrypts.
  */
 export function openRecords(
   ctx: AppContext,
   rows: readonly RawRecord[],
   checkpoint: CheckpointInfo | null,
-  patientId?: string,
+  patientId: string | null = null,
 ): AuditRecordView[] {
   return rows.map((row) => {
     const [seq, logId] = row;
@@ -156,7 +247,7 @@ export function openRecords(
       sourceId: row[15],
       keyId: row[16],
     };
-    if (patientId !== undefined && view.patientId !== patientId) throw new RecordCheckFailed(seq);
+    if (patientId !== null && view.patientId !== patientId) throw new RecordCheckFailed(seq);
     return view;
   });
 }

@@ -1,8 +1,8 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { operationOutcome, toAuditEvent } from "~/fhir/audit-event.server";
-import { findRecordOfSource, openRecords, RecordCheckFailed } from "~/models/record.server";
+import { findRecordOfSource, openRecords } from "~/models/record.server";
 import { sourceFromRequest } from "~/models/source.server";
-import { ensureTrailIntact } from "~/trail/guard.server";
+import { readVerified } from "~/services/verified-read.server";
 
 const FHIR_JSON = "application/fhir+json";
 const fhir = (body: unknown, status: number) =>
@@ -17,20 +17,17 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       operationOutcome("security", [{ message: "A valid bearer token is required." }]),
       401,
     );
-  const notFound = () =>
-    fhir(operationOutcome("not-found", [{ message: "No such AuditEvent." }]), 404);
   const row = findRecordOfSource(ctx, source.name, params.id ?? "");
-  if (!row) return notFound();
-  const status = await ensureTrailIntact(ctx, { viewerId: `source ${source.name}` });
-  const compromised = () =>
-    fhir(operationOutcome("transient", [{ message: "The trail failed verification." }]), 503);
-  if (!status.ok) return compromised();
-  try {
-    const [record] = openRecords(ctx, [row], status.checkpoint);
-    return fhir(toAuditEvent(record!, { signature: row[17].toString("base64") }), 200);
-  } catch (error) {
-    if (!(error instanceof RecordCheckFailed)) throw error;
-    await ensureTrailIntact(ctx, { viewerId: `source ${source.name}`, force: true });
-    return compromised();
-  }
+  if (!row) return fhir(operationOutcome("not-found", [{ message: "No such AuditEvent." }]), 404);
+  const read = await readVerified(
+    ctx,
+    `source ${source.name}`,
+    (checkpoint) => openRecords(ctx, [row], checkpoint)[0]!,
+  );
+  if (!read.ok)
+    return fhir(
+      operationOutcome("transient", [{ message: "The trail failed verification." }]),
+      503,
+    );
+  return fhir(toAuditEvent(read.value, { signature: row[17].toString("base64") }), 200);
 }

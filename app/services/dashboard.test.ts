@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { intrude } from "../../tests/trail";
 import { appendRecords, type RecordInput } from "../trail/append.server";
+import * as guard from "../trail/guard.server";
 import { verifyNow } from "../trail/guard.server";
 import {
   buildDashboard,
@@ -336,6 +337,40 @@ describe("buildDashboard", () => {
       expect(files.filter((f) => f.endsWith(".eml"))).toHaveLength(1);
     });
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/Integrity alert written/));
+  });
+
+  test("catches a shown record an intruder changes after the guard looked, and alerts", async () => {
+    const { ctx, records } = await buildTrail();
+    const shown = records.find((r) => r.actorId === "dr-night" && r.action === "delete")!;
+    // The intruder's write lands after the guard's verdict and before the dashboard reads its
+    // rows: only the check of the rows it shows can notice.
+    const check = guard.ensureTrailIntact;
+    const spy = vi.spyOn(guard, "ensureTrailIntact").mockImplementationOnce(async (...args) => {
+      const status = await check(...args);
+      intrude(ctx, (db) =>
+        db
+          .prepare("UPDATE audit_records SET notes_enc = notes_enc || x'00' WHERE seq = ?")
+          .run(shown.seq),
+      );
+      return status;
+    });
+    try {
+      expect(await buildDashboard(ctx, auditor)).toBeNull();
+      expect(await spy.mock.results[0]!.value).toMatchObject({ ok: true });
+    } finally {
+      spy.mockRestore();
+    }
+    await vi.waitFor(() => {
+      const incidents = ctx.conn.sqlite
+        .prepare("SELECT triggered_by, findings FROM incidents")
+        .all() as { triggered_by: string; findings: string }[];
+      expect(incidents).toHaveLength(1);
+      expect(incidents[0]!.triggered_by).toBe(auditor.id);
+      expect(JSON.parse(incidents[0]!.findings)).toContainEqual(
+        expect.objectContaining({ kind: "modified", target: "record", seq: shown.seq }),
+      );
+    });
+    expect(await buildDashboard(ctx, auditor)).toBeNull();
   });
 
   test("on an empty trail is empty", async () => {

@@ -1,6 +1,7 @@
 import type { AppContext } from "../context.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { createInvitation } from "../models/invitation.server";
+import { hasRecordsFrom } from "../models/record.server";
 import { usernameTaken, type Role } from "../models/user.server";
 import { registerUser } from "./registration.server";
 
@@ -173,10 +174,7 @@ export function demoRecords(now: number, count = 360): RecordInput[] {
 /** The demo's accounts and records; running it again adds nothing. */
 export async function seedDemo(ctx: AppContext): Promise<{ users: number; records: number }> {
   const users = await seedDemoUsers(ctx);
-  const seeded = ctx.conn.sqlite
-    .prepare("SELECT 1 FROM audit_records WHERE source_id = ? LIMIT 1")
-    .get(DEMO_SOURCE);
-  if (seeded) return { users, records: 0 };
+  if (hasRecordsFrom(ctx, DEMO_SOURCE)) return { users, records: 0 };
   const records = demoRecords(ctx.now());
   for (let i = 0; i < records.length; i += 60) await appendRecords(ctx, records.slice(i, i + 60));
   return { users, records: records.length };

@@ -2,17 +2,17 @@ import { createSign } from "node:crypto";
 import type { AppContext } from "../context.server";
 import { toAuditEvent } from "../fhir/audit-event.server";
 import {
-  listRecords,
-  openRecords,
-  RecordCheckFailed,
+  openRecordPage,
+  scopeOf,
   type AuditRecordView,
+  type RecordFilters,
 } from "../models/record.server";
 import type { User } from "../models/user.server";
 import { exportTrailer } from "../trail/export-verify.server";
-import { ensureTrailIntact } from "../trail/guard.server";
 import type { CheckpointInfo } from "../trail/verify.server";
-import { filterQuery, type RecordFilters } from "./record-query.server";
+import { filterQuery } from "./record-query.server";
 import { auditView } from "./trail-view.server";
+import { readAgainst, readVerified } from "./verified-read.server";
 
 // An export is checked before it is written and signed after: each record carries its seq and
 // signature, the file carries the checkpoint it was checked against, and a last line (CSV) or
@@ -95,15 +95,15 @@ export async function startExport(
   filters: RecordFilters,
   format: ExportFormat,
 ): Promise<ExportStart> {
-  const status = await ensureTrailIntact(ctx, { viewerId: viewer.id });
-  if (!status.ok) return { ok: false, reason: "compromised" };
-  if (!status.checkpoint) return { ok: false, reason: "empty" };
-  const checkpoint = status.checkpoint;
+  const verified = await readVerified(ctx, viewer.id, (checkpoint) => checkpoint);
+  if (!verified.ok) return { ok: false, reason: "compromised" };
+  const checkpoint = verified.value;
+  if (!checkpoint) return { ok: false, reason: "empty" };
   const exportedAt = new Date(ctx.now()).toISOString();
   const signer = createSign("sha512");
   const encoder = new TextEncoder();
   const patients = new Set<string>();
-  const scope = viewer.role === "patient" ? viewer.patientId! : undefined;
+  const scope = scopeOf(viewer);
   let before: number | undefined;
   let first = true;
   let done = false;
@@ -161,24 +161,17 @@ export async function startExport(
           return;
         }
         if (!done) {
-          const page = listRecords(ctx, viewer, filters, {
-            limit: PAGE,
-            before,
-            sealedUpTo: checkpoint.treeSize,
-          });
-          const records = openRecords(ctx, page.records, checkpoint, scope);
-          for (const r of records) patients.add(r.patientId);
-          signer.update(
-            emit(
-              body(
-                records,
-                page.records.map((row) => row[17].toString("base64")),
-              ),
-            ),
+          const page = await readAgainst(ctx, viewer.id, verified, (sealed) =>
+            openRecordPage(ctx, viewer, filters, { limit: PAGE, before, checkpoint: sealed }),
           );
+          // A record that fails its check mid-way ends the export unsigned: it will not verify.
+          if (!page.ok) throw new Error("a record failed its check; the export was stopped");
+          const { records, signatures, nextBefore } = page.value;
+          for (const r of records) patients.add(r.patientId);
+          signer.update(emit(body(records, signatures)));
           count += records.length;
-          before = page.nextBefore ?? undefined;
-          done = page.nextBefore === null;
+          before = nextBefore ?? undefined;
+          done = nextBefore === null;
           return;
         }
         if (format === "fhir") signer.update(emit("\n]"));
@@ -198,9 +191,6 @@ export async function startExport(
         emit(trailer(signer.sign(ctx.keys.signing.privateKey).toString("base64")));
         controller.close();
       } catch (error) {
-        // A record that fails its check mid-way ends the export unsigned: it will not verify.
-        if (error instanceof RecordCheckFailed)
-          await ensureTrailIntact(ctx, { viewerId: viewer.id, force: true });
         controller.error(error);
       }
     },

@@ -1,15 +1,10 @@
 import type { AppContext } from "../context.server";
-import {
-  findRecord,
-  openRecords,
-  RecordCheckFailed,
-  type AuditRecordView,
-} from "../models/record.server";
+import { findRecord, openRecords, scopeOf, type AuditRecordView } from "../models/record.server";
 import type { User } from "../models/user.server";
 import { recordLeafHash } from "../trail/encoding.server";
-import { ensureTrailIntact } from "../trail/guard.server";
 import { proveInclusion } from "../trail/proof.server";
 import { auditView } from "./trail-view.server";
+import { readVerified } from "./verified-read.server";
 
 export type RecordDetail =
   | { kind: "not_found" }
@@ -42,24 +37,15 @@ export async function recordDetail(
   logId: string,
 ): Promise<RecordDetail> {
   if (!UUID.test(logId)) return { kind: "not_found" };
-  const status = await ensureTrailIntact(ctx, { viewerId: viewer.id });
-  if (!status.ok) return { kind: "compromised" };
-  const row = findRecord(ctx, viewer, logId);
-  if (!row) return { kind: "not_found" };
-  const checkpoint = status.checkpoint!;
-  let record: AuditRecordView;
-  try {
-    [record] = openRecords(
-      ctx,
-      [row],
-      checkpoint,
-      viewer.role === "patient" ? viewer.patientId! : undefined,
-    ) as [AuditRecordView];
-  } catch (error) {
-    if (!(error instanceof RecordCheckFailed)) throw error;
-    await ensureTrailIntact(ctx, { viewerId: viewer.id, force: true });
-    return { kind: "compromised" };
-  }
+  const read = await readVerified(ctx, viewer.id, (checkpoint) => {
+    const row = findRecord(ctx, viewer, logId);
+    return row && { row, record: openRecords(ctx, [row], checkpoint, scopeOf(viewer))[0]! };
+  });
+  if (!read.ok) return { kind: "compromised" };
+  if (!read.value) return { kind: "not_found" };
+  const { row, record } = read.value;
+  // A record was opened against it, so there is a checkpoint.
+  const checkpoint = read.checkpoint!;
   const leafHash = recordLeafHash(row);
   const inclusion = proveInclusion(
     ctx.conn.sqlite,

@@ -1,22 +1,12 @@
 import { z } from "zod";
-import type { AppContext } from "../context.server";
-import { blindIndex } from "../crypto/hashing.server";
-import { ACTIONS } from "../trail/ingest.server";
+import type { RecordFilters } from "../models/record.server";
 import type { User } from "../models/user.server";
+import { ACTIONS } from "../trail/ingest.server";
 
-/** Filters of a trail view, as they appear in the URL. */
-export type RecordFilters = {
-  from?: string;
-  to?: string;
-  action?: (typeof ACTIONS)[number];
-  table?: string;
-  actor?: string;
-  patient?: string;
-};
+export type { RecordFilters };
 
 export type FilterErrors = Partial<Record<keyof RecordFilters | "before", string>>;
 
-const DAY_MS = 86_400_000;
 const isoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, { error: "Enter a date as YYYY-MM-DD." })
@@ -90,44 +80,4 @@ export function filterQuery(
   }
   const text = params.toString();
   return text ? `?${text}` : "";
-}
-
-/**
- * SQL conditions for the filters, over blind indexes and the plaintext occurred_at. The patient
- * condition comes from `scopePatientId` for patients, never from the URL.
- */
-export function filterConditions(
-  ctx: AppContext,
-  filters: RecordFilters,
-  scopePatientId: string | null,
-): { where: string[]; args: unknown[] } {
-  const key = ctx.keys.blindIndexKey;
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const patient = scopePatientId ?? filters.patient;
-  if (patient) {
-    where.push("patient_index = ?");
-    args.push(blindIndex(key, "patient_id", patient));
-  }
-  if (filters.action) {
-    where.push("action_index = ?");
-    args.push(blindIndex(key, "action", filters.action));
-  }
-  if (filters.table) {
-    where.push("table_index = ?");
-    args.push(blindIndex(key, "table_affected", filters.table));
-  }
-  if (filters.actor) {
-    where.push("actor_index = ?");
-    args.push(blindIndex(key, "actor", filters.actor));
-  }
-  if (filters.from) {
-    where.push("occurred_at >= ?");
-    args.push(Date.parse(`${filters.from}T00:00:00Z`));
-  }
-  if (filters.to) {
-    where.push("occurred_at < ?");
-    args.push(Date.parse(`${filters.to}T00:00:00Z`) + DAY_MS);
-  }
-  return { where, args };
 }

@@ -1,14 +1,9 @@
 import type { AppContext } from "../context.server";
-import {
-  listRecords,
-  openRecords,
-  RecordCheckFailed,
-  type AuditRecordView,
-} from "../models/record.server";
+import { openRecordPage, type AuditRecordView, type RecordFilters } from "../models/record.server";
 import type { User } from "../models/user.server";
-import type { RecordFilters } from "./record-query.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
-import { ensureTrailIntact, TrailCompromisedError } from "../trail/guard.server";
+import { TrailCompromisedError } from "../trail/guard.server";
+import { readVerified } from "./verified-read.server";
 
 export const PAGE_SIZE = 50;
 /** The source id of the records the trail writes about its own use. */
@@ -110,27 +105,15 @@ export async function viewTrail(
   user: User,
   options: { before?: number; filters?: RecordFilters } = {},
 ): Promise<TrailView> {
-  const status = await ensureTrailIntact(ctx, { viewerId: user.id });
-  if (!status.ok) return { ok: false };
-  const page = listRecords(ctx, user, options.filters ?? {}, {
-    limit: PAGE_SIZE,
-    before: options.before,
-    sealedUpTo: status.checkpoint?.treeSize ?? 0,
-  });
-  let records: AuditRecordView[];
-  try {
-    records = openRecords(
-      ctx,
-      page.records,
-      status.checkpoint,
-      user.role === "patient" ? user.patientId! : undefined,
-    );
-  } catch (error) {
-    if (!(error instanceof RecordCheckFailed)) throw error;
-    // The quick check of the shown rows failed: a full pass names what happened and alerts.
-    await ensureTrailIntact(ctx, { viewerId: user.id, force: true });
-    return { ok: false };
-  }
+  const read = await readVerified(ctx, user.id, (checkpoint) =>
+    openRecordPage(ctx, user, options.filters ?? {}, {
+      limit: PAGE_SIZE,
+      before: options.before,
+      checkpoint,
+    }),
+  );
+  if (!read.ok) return { ok: false };
+  const { records, nextBefore } = read.value;
   const patients =
     user.role === "patient" ? [user.patientId!] : [...new Set(records.map((r) => r.patientId))];
   await auditView(
@@ -139,13 +122,13 @@ export async function viewTrail(
     patients,
     (patientId) => `viewed ${records.filter((r) => r.patientId === patientId).length} record(s)`,
   );
-  const checkpoint = status.checkpoint;
+  const { checkpoint } = read;
   return {
     ok: true,
     records,
-    nextBefore: page.nextBefore,
+    nextBefore,
     status: {
-      records: status.records,
+      records: read.records,
       checkpointNumber: checkpoint?.number ?? 0,
       signedAt: checkpoint ? new Date(checkpoint.createdAt).toISOString() : null,
       keyId: checkpoint?.keyId ?? null,
