@@ -1,15 +1,25 @@
 import { randomBytes } from "node:crypto";
 import { createSessionStorage, data, redirect, type SessionStorage } from "@remix-run/node";
-import { and, eq, gt } from "drizzle-orm";
 import { Authenticator } from "remix-auth";
 import { FormStrategy } from "remix-auth-form";
-import { sessions } from "../db/schema";
 import type { AppContext } from "./context.server";
 import { DecryptionError } from "./crypto/fields.server";
-import { sha256 } from "./crypto/hashing.server";
 import { burnPasswordCheck, verifyPassword } from "./crypto/password.server";
 import { ensureTrailIntact } from "./trail/guard.server";
-import { findUserForLogin, getUserById, type Role, type User } from "./models/user.server";
+import {
+  createSessionRow,
+  deleteSessionRow,
+  readSessionRow,
+  refreshSessionRow,
+} from "./models/session.server";
+import {
+  findUserForLogin,
+  getUserById,
+  UserRowTampered,
+  type Role,
+  type User,
+} from "./models/user.server";
+import type { Finding } from "./trail/findings";
 
 export const WRONG_LOGIN = "Username-password combination is wrong for your user type";
 
@@ -33,11 +43,21 @@ export class AccountCompromised extends Error {
   }
 }
 
+/** A session row that fails its MAC: edited or written in the database file. It opens nothing. */
+export class SessionCompromised extends Error {
+  constructor(public readonly finding: Finding) {
+    super("a session row failed its integrity check");
+    this.name = "SessionCompromised";
+  }
+}
+
 function guarded<T>(userId: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    if (error instanceof DecryptionError) throw new AccountCompromised(userId);
+    if (error instanceof DecryptionError || error instanceof UserRowTampered) {
+      throw new AccountCompromised(userId);
+    }
     throw error;
   }
 }
@@ -50,8 +70,6 @@ const perContext = new WeakMap<AppContext, Auth>();
 
 function createAuth(ctx: AppContext): Auth {
   const idleMs = ctx.config.SESSION_IDLE_MINUTES * 60_000;
-  const table = ctx.conn.db;
-  const idHash = (id: string) => sha256(id);
   const storage = createSessionStorage<SessionData>({
     cookie: {
       name: "__session",
@@ -62,45 +80,26 @@ function createAuth(ctx: AppContext): Auth {
       secrets: [ctx.keys.sessionSecret],
       maxAge: ctx.config.SESSION_IDLE_MINUTES * 60,
     },
-    // Server-side sessions: logout really ends a session, and only a hash of the id is stored.
+    // Server-side sessions: logout really ends a session, only a hash of the id is stored, and
+    // each row is sealed with an HMAC (app/models/session.server.ts).
     async createData(sessionData) {
       const id = randomBytes(32).toString("base64url");
-      const now = ctx.now();
-      table
-        .insert(sessions)
-        .values({
-          idHash: idHash(id),
-          userId: sessionData.userId!,
-          data: JSON.stringify(sessionData),
-          createdAt: now,
-          expiresAt: now + idleMs,
-        })
-        .run();
+      createSessionRow(ctx, id, sessionData.userId!, JSON.stringify(sessionData), idleMs);
       return id;
     },
     async readData(id) {
-      const row = table
-        .select()
-        .from(sessions)
-        .where(and(eq(sessions.idHash, idHash(id)), gt(sessions.expiresAt, ctx.now())))
-        .get();
-      return row ? (JSON.parse(row.data) as SessionData) : null;
+      const found = readSessionRow(ctx, id);
+      if (found.state === "tampered") throw new SessionCompromised(found.finding);
+      if (found.state === "none") return null;
+      const data = JSON.parse(found.data) as SessionData;
+      // The sealed row and its data name the same user, or the row was not written by us.
+      return data.userId === found.userId ? data : null;
     },
     async updateData(id, sessionData) {
-      table
-        .update(sessions)
-        .set({
-          data: JSON.stringify(sessionData),
-          expiresAt: ctx.now() + idleMs,
-        })
-        .where(eq(sessions.idHash, idHash(id)))
-        .run();
+      refreshSessionRow(ctx, id, sessionData.userId!, JSON.stringify(sessionData), idleMs);
     },
     async deleteData(id) {
-      table
-        .delete(sessions)
-        .where(eq(sessions.idHash, idHash(id)))
-        .run();
+      deleteSessionRow(ctx, id);
     },
   });
 
@@ -141,8 +140,8 @@ export async function startSession(
   redirectTo: string,
 ) {
   const { storage } = getAuth(ctx);
-  const old = await storage.getSession(request.headers.get("Cookie"));
-  if (old.id) await storage.destroySession(old);
+  const old = await cookieSession(storage, request);
+  if (old?.id) await storage.destroySession(old);
   const session = await storage.getSession();
   session.set("userId", user.id);
   return redirect(redirectTo, {
@@ -152,10 +151,27 @@ export async function startSession(
 
 export async function endSession(ctx: AppContext, request: Request, redirectTo: string) {
   const { storage } = getAuth(ctx);
-  const session = await storage.getSession(request.headers.get("Cookie"));
+  const session = await cookieSession(storage, request);
+  // A session whose row fails its check is left for the operator; the cookie is cleared.
+  const cleared = session ?? (await storage.getSession());
   return redirect(redirectTo, {
-    headers: { "Set-Cookie": await storage.destroySession(session) },
+    headers: { "Set-Cookie": await storage.destroySession(cleared) },
   });
+}
+
+/** The session a request's cookie names, or null when its row fails its integrity check. */
+async function cookieSession(storage: SessionStorage<SessionData>, request: Request) {
+  try {
+    return await storage.getSession(request.headers.get("Cookie"));
+  } catch (error) {
+    if (error instanceof SessionCompromised) return null;
+    throw error;
+  }
+}
+
+/** An account or session row that failed its integrity check: /home says so. */
+export function isIntegrityError(error: unknown): boolean {
+  return error instanceof AccountCompromised || error instanceof SessionCompromised;
 }
 
 /** The signed-in user, or null. */
@@ -194,6 +210,7 @@ export async function requireUser(ctx: AppContext, request: Request) {
     found = await getOptionalUser(ctx, request);
   } catch (error) {
     if (error instanceof AccountCompromised) throw await integrityFailure(ctx, error.userId);
+    if (error instanceof SessionCompromised) throw await integrityFailure(ctx, null);
     throw error;
   }
   if (!found) {

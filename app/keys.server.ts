@@ -1,4 +1,10 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+} from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -11,6 +17,8 @@ export type Keys = {
   fieldKey: Buffer;
   blindIndexKey: Buffer;
   sessionSecret: string;
+  /** HMAC key for session rows, derived from the session secret: it never enters the database. */
+  sessionMacKey: Buffer;
 };
 
 export const KEY_FILES = {
@@ -158,6 +166,9 @@ export function loadOrCreateKeys(dir: string): {
       fieldKey: readSymmetricKey(dir, KEY_FILES.field),
       blindIndexKey: readSymmetricKey(dir, KEY_FILES.blindIndex),
       sessionSecret,
+      sessionMacKey: Buffer.from(
+        hkdfSync("sha256", sessionSecret, "", "ehr-audit-session-rows", 32),
+      ),
     },
   };
 }

@@ -12,7 +12,7 @@ import {
   useRouteLoaderData,
 } from "@remix-run/react";
 import type { ReactNode } from "react";
-import { AccountCompromised, getOptionalUser } from "./auth.server";
+import { isIntegrityError, getOptionalUser } from "./auth.server";
 import { ROLE_LABELS } from "./models/user.server";
 import { useNonce } from "./nonce";
 import styles from "./styles.css";
@@ -25,9 +25,9 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = () => [{ title: "EHR Audit Trail" }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  // An account that fails its integrity check shows as signed out here; /home says why.
+  // An account or session that fails its integrity check shows as signed out here; /home says why.
   const found = await getOptionalUser(context.app, request).catch((error: unknown) => {
-    if (error instanceof AccountCompromised) return null;
+    if (isIntegrityError(error)) return null;
     throw error;
   });
   return {

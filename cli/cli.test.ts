@@ -134,9 +134,10 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** This test's database: a copy of the clean fixture trail. */
+/** This test's database and its head: a copy of the clean fixture trail. */
 function copyFixture(): string {
   fs.copyFileSync(fixtureDb, dbPath);
+  fs.copyFileSync(path.join(fixtureDir, "trail-head.json"), env.TRAIL_HEAD_PATH!);
   return dbPath;
 }
 
@@ -446,18 +447,25 @@ describe("cli verify", () => {
       // No key folder at all in the environment: no private signing key, no AES or HMAC key.
       const noKeys = path.join(dir, "no-keys");
       const unused = path.join(dir, "unused.db");
-      const r = runCli(["verify", "--public-key", pem, "--db", dbPath], {
-        ...env,
-        KEYS_DIR: noKeys,
-        DATABASE_PATH: unused,
-      });
+      const head = env.TRAIL_HEAD_PATH!;
+      const offline = { ...env, KEYS_DIR: noKeys, DATABASE_PATH: unused };
+      const r = runCli(["verify", "--public-key", pem, "--db", dbPath, "--head", head], offline);
       expect(r.status).toBe(0);
       expect(r.stdout).toContain(`Verified ${dbPath}`);
       expect(r.stdout).toMatch(/^\s+records\s+30$/m);
-      expect(r.stdout).toMatch(/^\s+witness\s+none$/m);
+      expect(r.stdout).toMatch(/^\s+head\s+checkpoint #\d+, 30 records/m);
       expect(r.stdout).toContain("Result: OK, no findings");
       expect(fs.existsSync(noKeys)).toBe(false);
       expect(fs.existsSync(unused)).toBe(false);
+
+      // Without a head the anchor is not vouched for: a finding, unless the operator says so.
+      const bare = runCli(["verify", "--public-key", pem, "--db", dbPath], offline);
+      expect(bare.status).toBe(1);
+      expect(bare.stdout).toMatch(/^\s+head\s+MISSING/m);
+      expect(bare.stdout).toContain("Head missing or unreadable (1):");
+      const chosen = runCli(["verify", "--public-key", pem, "--db", dbPath, "--no-head"], offline);
+      expect(chosen.status).toBe(0);
+      expect(chosen.stdout).toMatch(/^\s+head\s+not checked \(--no-head\)/m);
     },
     TIMEOUT,
   );

@@ -6,6 +6,7 @@ import { createInvitation } from "../app/models/invitation.server";
 import { addSource, listSources, revokeSource, SourceError } from "../app/models/source.server";
 import { DEMO_LOGINS, seedDemo } from "../app/services/demo.server";
 import { importCommand, UsageError, verifyCommand } from "./trail-commands";
+import { trustCommand } from "./trust-commands";
 
 const HELP = `EHR audit trail command line
 
@@ -24,14 +25,21 @@ Commands:
                       Append one event per line. Every line is checked first: a bad line stops
                       the import and stores nothing. Then events are stored in batches of N
                       (500), each sealed by its own checkpoint.
-  verify [--db PATH] [--public-key PEM ... | --keys DIR] [--head FILE]
+  verify [--db PATH] [--public-key PEM ... | --keys DIR] [--head FILE | --no-head]
                       Verify a copy of the database with public keys only. Exit 0 when clean,
-                      1 on any finding. --head names the witnessed tree head (default
-                      trail-head.json in the keys folder). Without --db or DATABASE_PATH, and
-                      with no data/app.db, it verifies the demo database.
+                      1 on any finding. --head names the trusted tree head (default
+                      TRAIL_HEAD_PATH, or trail-head.json in --keys); a trail with checkpoints
+                      and no readable head is a finding. --no-head checks the database's own
+                      consistency only, and says so. Without --db or DATABASE_PATH, and with
+                      no data/app.db, it verifies the demo database.
   verify --export <FILE> [--public-key PEM ... | --keys DIR]
                       Verify a CSV or FHIR export: its signature, its checkpoint, and each
                       record's seq and signature. Exit 0 when intact, 1 otherwise.
+  trust reset --reason "..."
+                      After a deliberate restore or a lost head file: anchor the trail at its
+                      own newest checkpoint, remove session, source and invitation rows that
+                      fail their checks, record the reset on the trail and mail the admins.
+                      Refused while the records or checkpoints themselves fail verification.
   demo                Create the demo accounts and records in the configured database.
   help                Show this help.
 
@@ -129,6 +137,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await importCommand(context(), rest);
       case "verify":
         return await verifyCommand(rest);
+      case "trust":
+        return await trustCommand(context, rest);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }

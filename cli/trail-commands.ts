@@ -13,7 +13,7 @@ import { formatFindings } from "../app/trail/alerts.server";
 import { parseBody, toRecordInput, type Event } from "../app/trail/ingest.server";
 import { createSignerPool } from "../app/trail/signer-pool.server";
 import { verifyTrail } from "../app/trail/verify.server";
-import { readWitness } from "../app/trail/witness.server";
+import { readHead, type HeadRead } from "../app/trail/witness.server";
 import { verifyExport } from "../app/trail/export-verify.server";
 import { loadConfig } from "../app/config.server";
 import { progressBar } from "./progress";
@@ -165,6 +165,19 @@ function verifyExportFile(file: string, publicKeys?: string[], keysOption?: stri
   return 1;
 }
 
+function describeHead(head: HeadRead): string {
+  switch (head.state) {
+    case "found":
+      return `checkpoint #${head.head.number}, ${head.head.treeSize} records (${head.file})`;
+    case "missing":
+      return `MISSING: ${head.file}`;
+    case "unreadable":
+      return `UNREADABLE: ${head.file} ${head.reason}`;
+    case "not_checked":
+      return "not checked (--no-head): a rollback or a replaced database would not be seen";
+  }
+}
+
 /** Where the database to verify is: --db, DATABASE_PATH, or the demo's when only it exists. */
 function databaseToVerify(given: string | undefined): {
   db: string;
@@ -203,6 +216,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
       "public-key": { type: "string", multiple: true },
       keys: { type: "string" },
       head: { type: "string" },
+      "no-head": { type: "boolean" },
       export: { type: "string" },
     },
     allowPositionals: true,
@@ -222,7 +236,9 @@ export async function verifyCommand(args: string[]): Promise<number> {
     ? publicKeysFrom(values["public-key"])
     : loadTrustedPublicKeys(keysDir);
   if (keys.size === 0) throw new UsageError(`no public key found in ${keysDir}`);
-  // The witness: --head, else where the server keeps it (TRAIL_HEAD_PATH, or beside --keys).
+  // The head: --head, else where the server keeps it (TRAIL_HEAD_PATH, or beside --keys). Without
+  // one, a trail with checkpoints fails, unless the operator says --no-head.
+  if (values["no-head"] && values.head) throw new UsageError("give --head or --no-head, not both");
   const headFile =
     values.head ??
     (values["public-key"]
@@ -230,7 +246,11 @@ export async function verifyCommand(args: string[]): Promise<number> {
       : values.keys
         ? path.join(keysDir, "trail-head.json")
         : target.head);
-  const witness = headFile ? readWitness(headFile) : null;
+  const head: HeadRead = values["no-head"]
+    ? { state: "not_checked" }
+    : headFile
+      ? readHead(path.resolve(headFile))
+      : { state: "missing", file: "(none given: use --head FILE, or --no-head)" };
 
   // Work on a copy: the live file is never opened for writing, and a running server is not disturbed.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ehr-verify-"));
@@ -250,7 +270,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
       const bar = progressBar("Verifying");
       const report = verifyTrail(sqlite, keys, {
         origin: loadConfig(process.env).TRAIL_ORIGIN,
-        witness,
+        head,
         onProgress: (done, total) => bar.update(done, total),
       });
       bar.done(`Checked ${report.records} records`);
@@ -258,15 +278,15 @@ export async function verifyCommand(args: string[]): Promise<number> {
       console.log(`Verified ${target.db}`);
       console.log(`  records     ${report.records}`);
       console.log(`  users       ${report.users}`);
+      console.log(`  sources     ${report.sources}`);
+      console.log(`  invitations ${report.invitations}`);
       console.log(
         cp
           ? `  checkpoint  #${cp.number}: ${cp.treeSize} records, signed ${new Date(cp.createdAt).toISOString()}, key ${cp.keyId.slice(0, 12)}`
           : "  checkpoint  none",
       );
       if (cp) console.log(`  root        ${cp.rootHash.toString("hex")}`);
-      console.log(
-        `  witness     ${witness ? `checkpoint #${witness.number} (${headFile})` : "none"}`,
-      );
+      console.log(`  head        ${describeHead(head)}`);
       if (report.ok) {
         console.log("Result: OK, no findings");
         return 0;

@@ -4,8 +4,7 @@ import { users } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { decryptField, encryptField } from "../crypto/fields.server";
 import { blindIndex } from "../crypto/hashing.server";
-import { signBytes } from "../crypto/signing.server";
-import { userSigningInput } from "../trail/encoding.server";
+import { checkRow, signRow } from "../trail/signed-rows.server";
 
 export const ROLES = ["patient", "auditor"] as const;
 export type Role = (typeof ROLES)[number];
@@ -47,7 +46,36 @@ export function usernameIndex(ctx: AppContext, username: string): Buffer {
   return blindIndex(ctx.keys.blindIndexKey, "username", username);
 }
 
+/** A user row whose signature fails: edited in the database file. It grants nothing. */
+export class UserRowTampered extends Error {
+  constructor(public readonly userId: string) {
+    super(`user ${userId} failed its signature check`);
+    this.name = "UserRowTampered";
+  }
+}
+
+const signedValues = (row: Omit<UserRow, "signature" | "keyId">) => [
+  row.id,
+  row.usernameIndex,
+  row.nameEnc,
+  row.usernameEnc,
+  row.passwordEnc,
+  row.roleEnc,
+  row.patientIdEnc,
+  row.createdAt,
+  row.updatedAt,
+];
+
+// Every field that decides a right (role, patient binding, password) is under the signature,
+// checked each time an account is loaded, not only by the next full verification.
 function toUser(ctx: AppContext, row: UserRow): User {
+  const check = checkRow(
+    ctx.keys.trustedPublicKeys,
+    "users",
+    [...signedValues(row), row.keyId],
+    row.signature,
+  );
+  if (check !== "valid") throw new UserRowTampered(row.id);
   const role = open(ctx, row, "role", row.roleEnc);
   if (!ROLES.includes(role as Role)) throw new Error(`user ${row.id} has an unknown role`);
   return {
@@ -73,12 +101,10 @@ export function insertUser(ctx: AppContext, user: NewUser): User {
     patientIdEnc: seal(ctx, id, "patient_id", user.patientId ?? ""),
     createdAt: now,
     updatedAt: now,
-    keyId: ctx.keys.signing.keyId,
   };
-  const signature = signBytes(ctx.keys.signing.privateKey, userSigningInput(Object.values(sealed)));
   ctx.conn.db
     .insert(users)
-    .values({ ...sealed, signature })
+    .values({ ...sealed, ...signRow(ctx.keys, "users", signedValues(sealed)) })
     .run();
   return {
     id,

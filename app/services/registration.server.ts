@@ -3,6 +3,7 @@ import type { AppContext } from "../context.server";
 import { hashPassword } from "../crypto/password.server";
 import { checkInvitation, consumeInvitation } from "../models/invitation.server";
 import { insertUser, ROLES, usernameTaken, type User } from "../models/user.server";
+import { reportTamperedRow } from "../trail/guard.server";
 
 // NIST SP 800-63B: at least 12 characters here, at least 64 allowed, no composition rules.
 export const PASSWORD_MIN = 12;
@@ -61,7 +62,11 @@ export async function registerUser(
   const form = parsed.data;
   // Cheap checks first, so a bad code or taken name does not cost an argon2 hash.
   const precheck = checkInvitation(ctx, form.userType, form.code);
-  if (!precheck.ok) return { ok: false, errors: { code: precheck.message } };
+  if (!precheck.ok) {
+    // A row edited in the database file grants nothing, and the admins hear of it.
+    if (precheck.tampered) await reportTamperedRow(ctx, "a registration");
+    return { ok: false, errors: { code: precheck.message } };
+  }
   if (usernameTaken(ctx, form.username)) {
     return { ok: false, errors: { username: "This username is taken." } };
   }

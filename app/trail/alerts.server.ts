@@ -27,7 +27,7 @@ export function formatFindings(findings: readonly Finding[]): string[] {
         f.seq !== undefined ? `seq ${f.seq}` : null,
         f.logId ? `log id ${f.logId}` : null,
         f.target === "checkpoint" && f.ref ? `checkpoint #${f.ref}` : null,
-        f.target === "user" && f.ref ? `user ${f.ref}` : null,
+        f.target !== "checkpoint" && f.ref ? `${f.target} ${f.ref}` : null,
       ]
         .filter(Boolean)
         .join(", ");
@@ -60,21 +60,25 @@ export function alertText(
 
 export type Delivery = { via: "smtp"; messageId: string } | { via: "outbox"; file: string };
 
-/** Sends the alert to ADMIN_EMAILS over SMTP_URL, or writes it as an .eml file to OUTBOX_DIR. */
-export async function sendAlert(
-  ctx: AppContext,
-  findings: readonly Finding[],
-  detectedAt: Date,
-  triggeredBy: string | null,
-  fingerprint: Buffer,
-): Promise<Delivery> {
+type AdminMail = {
+  /** What the message is, for the log line ("Integrity alert"). */
+  label: string;
+  subject: string;
+  text: string;
+  at: Date;
+  tag: string;
+  headers?: Record<string, string>;
+};
+
+/** Mails the admins over SMTP_URL, or writes the message as an .eml file to OUTBOX_DIR. */
+export async function mailAdmins(ctx: AppContext, mail: AdminMail): Promise<Delivery> {
   const { SMTP_URL, ALERT_FROM, ADMIN_EMAILS, OUTBOX_DIR } = ctx.config;
   const message = {
     from: ALERT_FROM,
     to: ADMIN_EMAILS.length > 0 ? ADMIN_EMAILS.join(", ") : "admins@localhost",
-    subject: `${ALERT_SUBJECT}: ${findings.length} finding(s) in the EHR audit trail`,
-    text: alertText(findings, detectedAt, triggeredBy),
-    headers: { "X-Incident-Fingerprint": fingerprint.toString("hex").slice(0, 32) },
+    subject: mail.subject,
+    text: mail.text,
+    headers: mail.headers ?? {},
   };
   if (SMTP_URL && ADMIN_EMAILS.length > 0) {
     const info = await nodemailer.createTransport(SMTP_URL).sendMail(message);
@@ -84,9 +88,27 @@ export async function sendAlert(
     .createTransport({ streamTransport: true, buffer: true, newline: "unix" })
     .sendMail(message);
   fs.mkdirSync(OUTBOX_DIR, { recursive: true });
-  const stamp = detectedAt.toISOString().replace(/[:.]/g, "-");
-  const file = path.join(OUTBOX_DIR, `${stamp}-${fingerprint.toString("hex").slice(0, 12)}.eml`);
+  const stamp = mail.at.toISOString().replace(/[:.]/g, "-");
+  const file = path.join(OUTBOX_DIR, `${stamp}-${mail.tag}.eml`);
   fs.writeFileSync(file, info.message as Buffer);
-  console.warn(`Integrity alert written to ${file}`);
+  console.warn(`${mail.label} written to ${file}`);
   return { via: "outbox", file };
+}
+
+/** Sends the integrity alert to the admins. */
+export function sendAlert(
+  ctx: AppContext,
+  findings: readonly Finding[],
+  detectedAt: Date,
+  triggeredBy: string | null,
+  fingerprint: Buffer,
+): Promise<Delivery> {
+  return mailAdmins(ctx, {
+    label: "Integrity alert",
+    subject: `${ALERT_SUBJECT}: ${findings.length} finding(s) in the EHR audit trail`,
+    text: alertText(findings, detectedAt, triggeredBy),
+    at: detectedAt,
+    tag: fingerprint.toString("hex").slice(0, 12),
+    headers: { "X-Incident-Fingerprint": fingerprint.toString("hex").slice(0, 32) },
+  });
 }

@@ -1,4 +1,4 @@
-import { encodeFields } from "../crypto/encoding.server";
+import { encodeFields, type Field } from "../crypto/encoding.server";
 import { hashPrefixed } from "../crypto/merkle.server";
 
 // The canonical encodings that are signed and hashed. docs/decisions/003-canonical-record-encoding.md
@@ -91,22 +91,46 @@ export function checkpointSigningInput(c: CheckpointBody): Buffer {
   ]);
 }
 
-export const USER_SIGNED_COLUMNS = [
-  "id",
-  "username_index",
-  "name_enc",
-  "username_enc",
-  "password_enc",
-  "role_enc",
-  "patient_id_enc",
-  "created_at",
-  "updated_at",
-  "key_id",
-] as const;
+/**
+ * The rows besides records that grant a right, and the columns each one's signature covers, in
+ * order (the signature and nothing else is left out). The key id is always the last column.
+ */
+export const SIGNED_ROW_COLUMNS = {
+  users: [
+    "id",
+    "username_index",
+    "name_enc",
+    "username_enc",
+    "password_enc",
+    "role_enc",
+    "patient_id_enc",
+    "created_at",
+    "updated_at",
+    "key_id",
+  ],
+  sources: ["id", "name", "token_hash", "created_at", "revoked_at", "key_id"],
+  invitations: [
+    "id",
+    "code_hash",
+    "patient_id_enc",
+    "created_at",
+    "expires_at",
+    "used_at",
+    "used_by",
+    "key_id",
+  ],
+} as const;
+export type SignedTable = keyof typeof SIGNED_ROW_COLUMNS;
 
-/** The bytes a user row's signature covers, from its columns in USER_SIGNED_COLUMNS order. */
-export function userSigningInput(values: readonly (string | number | Buffer)[]): Buffer {
-  return encodeFields(["ehr-audit-user", 1, ...values]);
+const ROW_TAGS: Record<SignedTable, string> = {
+  users: "ehr-audit-user",
+  sources: "ehr-audit-source",
+  invitations: "ehr-audit-invitation",
+};
+
+/** The bytes a signed row's signature covers, from its columns in SIGNED_ROW_COLUMNS order. */
+export function rowSigningInput(table: SignedTable, values: readonly Field[]): Buffer {
+  return encodeFields([ROW_TAGS[table], 1, ...values]);
 }
 
 const INTEGER_COLUMNS = new Set([0, 13, 14]);

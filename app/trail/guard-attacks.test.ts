@@ -79,7 +79,7 @@ test("a write committed during a full pass is not remembered as verified", async
   const ctx = makeTestContext();
   await seedTrail(ctx, 8);
   // onProgress runs between the chunk reads and the data_version read, like any concurrent writer.
-  verifyNow(ctx, () => intrude(ctx, tamper));
+  verifyNow(ctx, { onProgress: () => intrude(ctx, tamper) });
   const status = await ensureTrailIntact(ctx, { viewerId: null });
   expect(status.ok).toBe(false);
 });

@@ -4,12 +4,14 @@ import type { AppContext } from "../context.server";
 import { fingerprintFindings, sendAlert, type Delivery } from "./alerts.server";
 import type { CheckpointBody } from "./encoding.server";
 import { verifyTrail, type CheckpointInfo, type Finding, type VerifyReport } from "./verify.server";
+import { checkSessionRows } from "../models/session.server";
 import {
   alertLogPath,
   markAlerted,
   readAlerted,
-  readWitness,
-  writeWitness,
+  readHead,
+  writeHead,
+  type HeadRead,
 } from "./witness.server";
 
 // Decides, before every view and append, whether the trail must be verified again in full.
@@ -52,19 +54,25 @@ const headId = (head: CheckpointInfo | null) =>
     ? `${head.number}:${head.rootHash.toString("hex")}:${head.signature.toString("hex")}`
     : "none";
 
-/** Runs the full verification of the open database and remembers the verdict. */
+/**
+ * Runs the full verification of the open database and remembers the verdict: the records,
+ * checkpoints and signed rows (as offline), the head file, and the session rows' MACs, which
+ * only the server can check.
+ */
 export function verifyNow(
   ctx: AppContext,
-  onProgress?: (done: number, total: number) => void,
+  options: { onProgress?: (done: number, total: number) => void; head?: HeadRead } = {},
 ): VerifyReport {
   const previous = states.get(ctx);
   // Read before the pass: a write that lands during it changes the version again.
   const dataVersion = ctx.conn.sqlite.pragma("data_version", { simple: true }) as number;
-  const report = verifyTrail(ctx.conn.sqlite, ctx.keys.trustedPublicKeys, {
+  const trail = verifyTrail(ctx.conn.sqlite, ctx.keys.trustedPublicKeys, {
     origin: ctx.config.TRAIL_ORIGIN,
-    witness: readWitness(ctx.config.TRAIL_HEAD_PATH),
-    onProgress,
+    head: options.head ?? readHead(ctx.config.TRAIL_HEAD_PATH),
+    onProgress: options.onProgress,
   });
+  const findings = [...trail.findings, ...checkSessionRows(ctx)];
+  const report = { ...trail, ok: findings.length === 0, findings };
   states.set(ctx, {
     dataVersion,
     head: report.checkpoint,
@@ -72,7 +80,7 @@ export function verifyNow(
     findings: report.findings,
     mailed: previous?.mailed ?? new Set(),
   });
-  if (report.ok && report.checkpoint) writeWitness(ctx.config.TRAIL_HEAD_PATH, report.checkpoint);
+  if (report.ok && report.checkpoint) writeHead(ctx.config.TRAIL_HEAD_PATH, report.checkpoint);
   return report;
 }
 
@@ -180,5 +188,20 @@ export function noteOwnWrite(
   if (!state || state.findings.length > 0) return;
   state.head = { ...checkpoint };
   state.records = checkpoint.treeSize;
-  writeWitness(ctx.config.TRAIL_HEAD_PATH, checkpoint);
+  writeHead(ctx.config.TRAIL_HEAD_PATH, checkpoint);
+}
+
+/**
+ * A row that grants a right failed its check where it was used (a source token, an
+ * invitation): verify in full now, which names the row and mails the admins. Never throws.
+ */
+export async function reportTamperedRow(ctx: AppContext, triggeredBy: string): Promise<void> {
+  try {
+    const status = await ensureTrailIntact(ctx, { viewerId: triggeredBy, force: true });
+    if (!status.ok) await status.alert;
+  } catch (error) {
+    console.error(
+      `Could not verify the trail after a failed row check: ${(error as Error).message}`,
+    );
+  }
 }

@@ -8,7 +8,7 @@ import { SELF_SOURCE, viewTrail } from "../services/trail-view.server";
 import { appendRecords } from "./append.server";
 import { ensureTrailIntact, TrailCompromisedError, type TrailStatus } from "./guard.server";
 import * as verify from "./verify.server";
-import { readWitness } from "./witness.server";
+import { readHead } from "./witness.server";
 import { patient, auditor } from "../../tests/users";
 
 // No SMTP_URL here: alerts go to the outbox and announce themselves with console.warn.
@@ -327,28 +327,28 @@ describe("the database file under a running server", () => {
 });
 
 describe("the witness of the newest verified head", () => {
-  test("is written after a good verification and follows the process's own appends", async () => {
+  test("follows the process's own appends and names the last record", async () => {
     const ctx = makeTestContext();
-    await seedTrail(ctx, 6);
-    fs.rmSync(ctx.config.TRAIL_HEAD_PATH);
+    const logIds = await seedTrail(ctx, 6);
     const status = await ensureTrailIntact(ctx, { viewerId: null, force: true });
     if (!status.ok) throw new Error("the trail failed verification");
-    expect(readWitness(ctx.config.TRAIL_HEAD_PATH)).toEqual({
-      number: 2,
-      treeSize: 6,
-      rootHash: status.checkpoint!.rootHash,
+    expect(readHead(ctx.config.TRAIL_HEAD_PATH)).toMatchObject({
+      state: "found",
+      head: { number: 2, treeSize: 6, rootHash: status.checkpoint!.rootHash, lastLogId: logIds[5] },
     });
     await appendRecords(ctx, [sampleRecord(6)]);
-    expect(readWitness(ctx.config.TRAIL_HEAD_PATH)).toMatchObject({ number: 3, treeSize: 7 });
+    expect(readHead(ctx.config.TRAIL_HEAD_PATH)).toMatchObject({
+      head: { number: 3, treeSize: 7 },
+    });
   });
 
   test("is not moved by a failed verification", async () => {
     const ctx = makeTestContext();
     await seedTrail(ctx, 6);
-    const before = readWitness(ctx.config.TRAIL_HEAD_PATH);
+    const before = readHead(ctx.config.TRAIL_HEAD_PATH);
     intrude(ctx, modifyNotes(1));
     await expectCompromised(await ensureTrailIntact(ctx, { viewerId: null })).alert;
-    expect(readWitness(ctx.config.TRAIL_HEAD_PATH)).toEqual(before);
+    expect(readHead(ctx.config.TRAIL_HEAD_PATH)).toEqual(before);
   });
 
   test("reports a restart on an older copy of the database as a rollback", async () => {
@@ -357,12 +357,14 @@ describe("the witness of the newest verified head", () => {
     ctx.conn.sqlite.pragma("wal_checkpoint(TRUNCATE)");
     const backup = `${ctx.dir}/backup.db`;
     fs.copyFileSync(ctx.config.DATABASE_PATH, backup);
-    await seedTrail(ctx, 4);
+    const logIds = await seedTrail(ctx, 4);
     expect(await ensureTrailIntact(ctx, { viewerId: null })).toMatchObject({
       ok: true,
       records: 8,
     });
-    expect(readWitness(ctx.config.TRAIL_HEAD_PATH)).toMatchObject({ number: 2, treeSize: 8 });
+    expect(readHead(ctx.config.TRAIL_HEAD_PATH)).toMatchObject({
+      head: { number: 2, treeSize: 8 },
+    });
 
     ctx.conn.sqlite.close();
     fs.copyFileSync(backup, ctx.config.DATABASE_PATH);
@@ -371,11 +373,15 @@ describe("the witness of the newest verified head", () => {
     expect(
       verify.verifyTrail(restarted.conn.sqlite, ctx.keys.trustedPublicKeys, {
         origin: ctx.config.TRAIL_ORIGIN,
+        head: { state: "not_checked" },
       }).ok,
     ).toBe(true);
     const status = expectCompromised(await ensureTrailIntact(restarted, { viewerId: null }));
+    // The records cut off are named by seq, and the last one by the log id the head kept.
     expect(status.findings).toEqual([
       expect.objectContaining({ kind: "rollback", target: "checkpoint", ref: "1" }),
+      ...[5, 6, 7].map((seq) => expect.objectContaining({ kind: "missing", seq, logId: null })),
+      expect.objectContaining({ kind: "missing", seq: 8, logId: logIds[3] }),
     ]);
     expect(status.findings[0]!.detail).toContain("older than #2");
     expect(await status.alert).toMatchObject({ via: "outbox" });

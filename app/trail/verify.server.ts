@@ -1,81 +1,52 @@
 import type { KeyObject } from "node:crypto";
 import type Database from "better-sqlite3";
 import { Frontier, hashPrefixed } from "../crypto/merkle.server";
-import { checkSignature, recoverDigest, signedDigest } from "../crypto/signing.server";
+import { checkSignature } from "../crypto/signing.server";
+import { classifyRecords, missingRecords } from "./classify.server";
 import {
   checkpointSigningInput,
-  RECORD_COLUMNS,
   SQL_LEAF_WITH_PREFIX,
-  normalizeRecord,
-  recordSigningInput,
-  USER_SIGNED_COLUMNS,
-  userSigningInput,
   type CheckpointBody,
-  type RawRecord,
 } from "./encoding.server";
+import type { Finding } from "./findings";
+import { checkSignedTable } from "./signed-rows.server";
+import type { HeadRead } from "./witness.server";
 
 // Verification needs only public keys: it runs in the server before every display decision and
 // offline in `npm run cli -- verify`. docs/decisions/005-verification.md explains when each part runs.
 
-export const FINDING_KINDS = [
-  "modified",
-  "bad_signature",
-  "missing",
-  "inserted",
-  "duplicated",
-  "reordered",
-  "bad_checkpoint",
-  "unknown_key",
-  "rollback",
-] as const;
-export type FindingKind = (typeof FINDING_KINDS)[number];
-
-export const FINDING_LABELS: Record<FindingKind, string> = {
-  modified: "Modified",
-  bad_signature: "Bad signature",
-  missing: "Missing",
-  inserted: "Inserted",
-  duplicated: "Duplicated",
-  reordered: "Reordered",
-  bad_checkpoint: "Bad checkpoint",
-  unknown_key: "Unknown key",
-  rollback: "Rolled back",
-};
-
-/** One thing found wrong. It names positions and ids only, never field contents (no PHI). */
-export type Finding = {
-  kind: FindingKind;
-  target: "record" | "checkpoint" | "user" | "database";
-  seq?: number;
-  logId?: string | null;
-  /** A checkpoint number or a user id. */
-  ref?: string;
-  detail: string;
-};
+export { FINDING_KINDS, FINDING_LABELS, type Finding, type FindingKind } from "./findings";
 
 export type CheckpointInfo = Omit<CheckpointBody, "origin"> & { signature: Buffer };
 
 /** A tree head known to have been good: the trail must never fall behind or diverge from it. */
-export type Witness = { number: number; treeSize: number; rootHash: Buffer };
+export type Witness = {
+  number: number;
+  treeSize: number;
+  rootHash: Buffer;
+  /** The log id at seq treeSize: names the last record when the tail is cut off. */
+  lastLogId?: string | null;
+};
 
 export type VerifyReport = {
   ok: boolean;
   records: number;
   users: number;
+  sources: number;
+  invitations: number;
   checkpoint: CheckpointInfo | null;
   findings: Finding[];
 };
 
 export type VerifyOptions = {
   origin: string;
-  witness?: Witness | null;
+  /** The head kept outside the database; a trail with checkpoints and no head fails. */
+  head: HeadRead;
   /** Called as rows are checked: (done, total). */
   onProgress?: (done: number, total: number) => void;
 };
 
 const CHUNK = 500;
-const MAX_CANDIDATES = 512;
-const SELECT_RECORDS = `SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ${CHUNK}`;
 const SELECT_LEAVES = `SELECT seq, log_id, key_id, ${SQL_LEAF_WITH_PREFIX} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ${CHUNK}`;
 
 /** The fast pass's view of a record: position, ids, and 0x00 ‖ its leaf input. */
@@ -89,17 +60,6 @@ function* leafChunks(sqlite: Database.Database): Generator<Leaf[]> {
     if (rows.length === 0) return;
     after = rows[rows.length - 1]![0];
     yield rows;
-  }
-}
-
-function* recordChunks(sqlite: Database.Database): Generator<RawRecord[]> {
-  const select = sqlite.prepare(SELECT_RECORDS).raw(true);
-  let after = Number.MIN_SAFE_INTEGER;
-  for (;;) {
-    const raw = select.all(after) as unknown[][];
-    if (raw.length === 0) return;
-    after = raw[raw.length - 1]![0] as number;
-    yield raw.map(normalizeRecord);
   }
 }
 
@@ -193,205 +153,6 @@ function checkCheckpoint(
   return findings;
 }
 
-function checkUsers(
-  sqlite: Database.Database,
-  keys: Map<string, KeyObject>,
-): { count: number; findings: Finding[] } {
-  const rows = sqlite
-    .prepare(`SELECT ${USER_SIGNED_COLUMNS.join(", ")}, signature FROM users ORDER BY id`)
-    .raw(true)
-    .all() as (string | number | Buffer)[][];
-  const findings: Finding[] = [];
-  for (const row of rows) {
-    const values = row.slice(0, USER_SIGNED_COLUMNS.length);
-    const id = String(row[0]);
-    const keyId = String(row[USER_SIGNED_COLUMNS.length - 1]);
-    const key = keys.get(keyId);
-    if (!key) {
-      findings.push({
-        kind: "unknown_key",
-        target: "user",
-        ref: id,
-        detail: `signed by unknown key ${keyId.slice(0, 16)}`,
-      });
-      continue;
-    }
-    let check: ReturnType<typeof checkSignature>;
-    try {
-      check = checkSignature(
-        key,
-        userSigningInput(values),
-        row[USER_SIGNED_COLUMNS.length] as Buffer,
-      );
-    } catch {
-      // A value of the wrong type or range cannot be what was signed.
-      check = "mismatch";
-    }
-    if (check === "mismatch") {
-      findings.push({
-        kind: "modified",
-        target: "user",
-        ref: id,
-        detail: "the account row was changed after it was signed",
-      });
-    } else if (check === "malformed") {
-      findings.push({
-        kind: "bad_signature",
-        target: "user",
-        ref: id,
-        detail: "the signature is not a valid signature",
-      });
-    }
-  }
-  return { count: rows.length, findings };
-}
-
-type Mismatch = { row: RawRecord; digest: Buffer };
-
-/** Second pass, only when the fast pass failed: names each affected record and what happened to it. */
-function classifyRecords(
-  sqlite: Database.Database,
-  keys: Map<string, KeyObject>,
-  newest: CheckpointInfo | null,
-): Finding[] {
-  const findings: Finding[] = [];
-  const sealedSize = newest?.treeSize ?? 0;
-  const duplicates = new Map<string, number[]>();
-  for (const { log_id, seqs } of sqlite
-    .prepare(
-      "SELECT log_id, group_concat(seq) AS seqs FROM audit_records GROUP BY log_id HAVING count(*) > 1",
-    )
-    .all() as { log_id: string; seqs: string }[]) {
-    duplicates.set(
-      log_id,
-      seqs
-        .split(",")
-        .map(Number)
-        .sort((a, b) => a - b),
-    );
-  }
-  const mismatches: Mismatch[] = [];
-  let expected = 1;
-  let pendingGap: { from: number; to: number } | null = null;
-  /** Missing seqs; the last is named by its successor's prev_log_id or the checkpoint's last_log_id. */
-  const reportGap = (gap: { from: number; to: number }, lastLogId: string | null) => {
-    for (let seq = gap.from; seq <= gap.to; seq++) {
-      const logId = seq === gap.to ? lastLogId : null;
-      findings.push({
-        kind: "missing",
-        target: "record",
-        seq,
-        logId,
-        detail: `the record is missing${logId ? "" : " (its log id is not recoverable)"}`,
-      });
-    }
-  };
-
-  for (const rows of recordChunks(sqlite)) {
-    for (const row of rows) {
-      const [seq, logId, , , , , , , , , , , , , , , keyId, signature] = row;
-      if (seq > expected) pendingGap = { from: expected, to: seq - 1 };
-      expected = Math.max(expected, seq + 1);
-      const key = keys.get(keyId);
-      let valid = false;
-      if (!key) {
-        findings.push({
-          kind: "unknown_key",
-          target: "record",
-          seq,
-          logId,
-          detail: `signed by unknown key ${keyId.slice(0, 16)}`,
-        });
-      } else {
-        const digest = recoverDigest(key, signature);
-        valid = digest !== null && digest.equals(signedDigest(recordSigningInput(row)));
-        if (!valid) {
-          if (seq > sealedSize) {
-            findings.push({
-              kind: "inserted",
-              target: "record",
-              seq,
-              logId,
-              detail: "added after the newest checkpoint, and not validly signed",
-            });
-          } else if (!digest) {
-            findings.push({
-              kind: "bad_signature",
-              target: "record",
-              seq,
-              logId,
-              detail: "the signature is not a valid signature",
-            });
-          } else {
-            mismatches.push({ row, digest });
-          }
-        } else if (seq > sealedSize) {
-          findings.push({
-            kind: "bad_checkpoint",
-            target: "record",
-            seq,
-            logId,
-            detail:
-              "validly signed but not sealed by the newest checkpoint: checkpoints were removed or rolled back",
-          });
-        }
-      }
-      if (pendingGap) {
-        reportGap(pendingGap, valid ? row[2] : null);
-        pendingGap = null;
-      }
-      const copies = duplicates.get(logId);
-      if (copies && copies[0] !== seq) {
-        findings.push({
-          kind: "duplicated",
-          target: "record",
-          seq,
-          logId,
-          detail: `a copy of the record at seq ${copies[0]}`,
-        });
-      }
-    }
-  }
-  if (newest && expected <= newest.treeSize) {
-    reportGap({ from: expected, to: newest.treeSize }, newest.lastLogId);
-  }
-
-  // A genuine signature over the same record at another position means the record was moved.
-  const candidateSeqs = (m: Mismatch) => {
-    const seq = m.row[0];
-    const near = [seq - 1, seq + 1, ...(duplicates.get(m.row[1]) ?? [])];
-    return mismatches.length <= MAX_CANDIDATES
-      ? [...near, ...mismatches.map((o) => o.row[0])]
-      : near;
-  };
-  for (const m of mismatches) {
-    const [seq, logId] = m.row;
-    const signedAt = candidateSeqs(m).find(
-      (t) => t !== seq && t > 0 && m.digest.equals(signedDigest(recordSigningInput(m.row, t))),
-    );
-    if (signedAt !== undefined && duplicates.has(logId)) {
-      // Already reported as a duplicate of the copy at its signed position.
-    } else if (signedAt !== undefined) {
-      findings.push({
-        kind: "reordered",
-        target: "record",
-        seq,
-        logId,
-        detail: `holds the record signed for seq ${signedAt}`,
-      });
-    } else {
-      findings.push({
-        kind: "modified",
-        target: "record",
-        seq,
-        logId,
-        detail: "the stored record differs from what was signed",
-      });
-    }
-  }
-  return findings;
-}
-
 /**
  * Verifies the whole trail: rebuilds the Merkle root from the rows in seq order and compares it
  * with the newest signed checkpoint (and the witness). Only when that fails does it check every
@@ -421,27 +182,9 @@ function verifySnapshot(
   const findings: Finding[] = [];
   const newest = readCheckpoint(sqlite, "ORDER BY number DESC LIMIT 1");
   if (newest) findings.push(...checkCheckpoint(newest, keys, options.origin));
-  const witness = options.witness ?? null;
-  if (witness) {
-    if (!newest || newest.number < witness.number) {
-      findings.push({
-        kind: "rollback",
-        target: "checkpoint",
-        ref: String(newest?.number ?? 0),
-        detail: `the newest checkpoint is #${newest?.number ?? 0}, older than #${witness.number} seen before: the database was rolled back`,
-      });
-    } else {
-      const seen = readCheckpoint(sqlite, "WHERE number = ?", witness.number);
-      if (!seen || seen.treeSize !== witness.treeSize || !seen.rootHash.equals(witness.rootHash)) {
-        findings.push({
-          kind: "rollback",
-          target: "checkpoint",
-          ref: String(witness.number),
-          detail: `checkpoint #${witness.number} differs from the one seen before: history was rewritten`,
-        });
-      }
-    }
-  }
+  const anchor = checkAnchor(sqlite, newest, options.head);
+  findings.push(...anchor.findings);
+  const witness = anchor.witness;
 
   const total = (sqlite.prepare("SELECT count(*) AS n FROM audit_records").get() as { n: number })
     .n;
@@ -486,13 +229,82 @@ function verifySnapshot(
       });
     }
   }
-  const users = checkUsers(sqlite, keys);
-  findings.push(...users.findings);
+  const [users, sources, invitations] = (["users", "sources", "invitations"] as const).map(
+    (table) => checkSignedTable(sqlite, keys, table),
+  ) as [
+    ReturnType<typeof checkSignedTable>,
+    ReturnType<typeof checkSignedTable>,
+    ReturnType<typeof checkSignedTable>,
+  ];
+  findings.push(...users.findings, ...sources.findings, ...invitations.findings);
   return {
     ok: findings.length === 0,
     records: total,
     users: users.count,
+    sources: sources.count,
+    invitations: invitations.count,
     checkpoint: newest,
     findings,
   };
+}
+
+/**
+ * The database against the head kept outside it. No head, or an unreadable one, fails as soon
+ * as the trail has a checkpoint; a head the database has fallen behind names the records cut
+ * off; a head that disagrees with the checkpoint of its number means history was rewritten.
+ */
+function checkAnchor(
+  sqlite: Database.Database,
+  newest: CheckpointInfo | null,
+  head: HeadRead,
+): { findings: Finding[]; witness: Witness | null } {
+  if (head.state === "not_checked") return { findings: [], witness: null };
+  if (head.state !== "found") {
+    if (!newest) return { findings: [], witness: null };
+    const problem = head.state === "missing" ? "is missing" : head.reason;
+    return {
+      findings: [
+        {
+          kind: "anchor",
+          target: "head",
+          ref: head.file,
+          detail: `the head file ${problem} while the database holds ${newest.number} checkpoint(s): a rollback or a replaced database cannot be ruled out`,
+        },
+      ],
+      witness: null,
+    };
+  }
+  const witness = head.head;
+  const findings: Finding[] = [];
+  if (!newest || newest.number < witness.number) {
+    findings.push({
+      kind: "rollback",
+      target: "checkpoint",
+      ref: String(newest?.number ?? 0),
+      detail: `the newest checkpoint is #${newest?.number ?? 0}, older than #${witness.number} seen before: the database was rolled back`,
+    });
+    const sealed = newest?.treeSize ?? 0;
+    if (sealed < witness.treeSize) {
+      const present = new Set(
+        sqlite
+          .prepare("SELECT seq FROM audit_records WHERE seq > ? AND seq <= ?")
+          .pluck()
+          .all(sealed, witness.treeSize) as number[],
+      );
+      findings.push(
+        ...missingRecords(sealed + 1, witness.treeSize, witness.lastLogId ?? null, present),
+      );
+    }
+  } else {
+    const seen = readCheckpoint(sqlite, "WHERE number = ?", witness.number);
+    if (!seen || seen.treeSize !== witness.treeSize || !seen.rootHash.equals(witness.rootHash)) {
+      findings.push({
+        kind: "rollback",
+        target: "checkpoint",
+        ref: String(witness.number),
+        detail: `checkpoint #${witness.number} differs from the one seen before: history was rewritten`,
+      });
+    }
+  }
+  return { findings, witness };
 }

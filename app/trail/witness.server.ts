@@ -1,41 +1,78 @@
 import fs from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import type { Witness } from "./verify.server";
 
 // The newest head this installation has verified, kept outside the database (beside the keys,
-// by default), so that replacing the database with an older copy is noticed.
+// by default), so that replacing the database with an older copy is noticed. It fails closed:
+// a database with checkpoints and no readable head is a finding, never a pass
+// (docs/decisions/010-fail-closed-anchor.md).
 
-export function readWitness(file: string): Witness | null {
+/** What was found where the head should be. */
+export type HeadRead =
+  | { state: "found"; file: string; head: Witness }
+  | { state: "missing"; file: string }
+  | { state: "unreadable"; file: string; reason: string }
+  /** The operator chose to check the database's own consistency only (`verify --no-head`). */
+  | { state: "not_checked" };
+
+const headFile = z
+  .object({
+    number: z.number().int().nonnegative(),
+    treeSize: z.number().int().nonnegative(),
+    rootHash: z.string().regex(/^[0-9a-f]{64}$/),
+    lastLogId: z.string().max(64).nullable().optional(),
+  })
+  .strict();
+
+/** Reads the head file; never throws. */
+export function readHead(file: string): HeadRead {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { state: "missing", file };
+    return { state: "unreadable", file, reason: `cannot be read (${code ?? "error"})` };
   }
-  const parsed = JSON.parse(text) as { number: number; treeSize: number; rootHash: string };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { state: "unreadable", file, reason: "is not JSON" };
+  }
+  const parsed = headFile.safeParse(json);
+  if (!parsed.success) return { state: "unreadable", file, reason: "is not a tree head" };
+  const { number, treeSize, rootHash, lastLogId } = parsed.data;
   return {
-    number: parsed.number,
-    treeSize: parsed.treeSize,
-    rootHash: Buffer.from(parsed.rootHash, "hex"),
+    state: "found",
+    file,
+    head: {
+      number,
+      treeSize,
+      rootHash: Buffer.from(rootHash, "hex"),
+      lastLogId: lastLogId ?? null,
+    },
   };
 }
 
-export function writeWitness(file: string, witness: Witness): void {
+/** Replaces the head file atomically (write a temporary file, then rename). */
+export function writeHead(file: string, head: Witness): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
   const body = {
-    number: witness.number,
-    treeSize: witness.treeSize,
-    rootHash: witness.rootHash.toString("hex"),
+    number: head.number,
+    treeSize: head.treeSize,
+    rootHash: head.rootHash.toString("hex"),
+    lastLogId: head.lastLogId ?? null,
   };
   fs.writeFileSync(temp, JSON.stringify(body) + "\n", { mode: 0o600 });
   fs.renameSync(temp, file);
 }
 
-/** Where the fingerprints of mailed incidents are kept: beside the witness, outside the database. */
-export function alertLogPath(witnessFile: string): string {
-  return `${witnessFile}.alerts`;
+/** Where the fingerprints of mailed incidents are kept: beside the head, outside the database. */
+export function alertLogPath(headFile: string): string {
+  return `${headFile}.alerts`;
 }
 
 export function readAlerted(file: string): Set<string> {
