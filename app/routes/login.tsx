@@ -1,6 +1,7 @@
 import {
   data,
   type ActionFunctionArgs,
+  type HeadersFunction,
   type LoaderFunctionArgs,
   type MetaFunction,
 } from "@remix-run/node";
@@ -18,6 +19,14 @@ import { Field } from "~/components/field";
 import { admitLoginAttempt, recordLoginSuccess } from "~/services/throttle.server";
 
 export const meta: MetaFunction = () => [{ title: "Log in · EHR Audit Trail" }];
+
+// A full-page POST takes its headers from here, not from the action: keep a refusal's Retry-After.
+export const headers: HeadersFunction = ({ actionHeaders, parentHeaders }) => {
+  const headers = new Headers(parentHeaders);
+  const retryAfter = actionHeaders.get("Retry-After");
+  if (retryAfter) headers.set("Retry-After", retryAfter);
+  return headers;
+};
 
 export function loader({ request }: LoaderFunctionArgs) {
   const registered = new URL(request.url).searchParams.get("registered") === "1";
