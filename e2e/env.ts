@@ -18,6 +18,8 @@ function serverEnv(name: string, port: number, extra: Record<string, string> = {
     COOKIE_SECURE: "false",
     // Every test logs in from 127.0.0.1; the per-address limit is unit-tested instead.
     LOGIN_MAX_FAILURES_PER_ADDRESS: "1000",
+    // As behind one reverse proxy: the browser sends no X-Forwarded-For, throttle.spec.ts plays the proxy.
+    TRUST_PROXY: "1",
     ADMIN_EMAILS: "security@hospital.test",
     ALERT_FROM: "audit-trail@hospital.test",
     ...extra,
