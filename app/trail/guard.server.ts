@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { fileIdOf } from "../../db/connection";
 import { incidents } from "../../db/schema";
 import type { AppContext } from "../context.server";
@@ -21,6 +22,8 @@ import {
 
 type GuardState = {
   dataVersion: number;
+  /** The head file as last read or written: replaced, edited or deleted, it is read again. */
+  headStamp: string;
   head: CheckpointInfo | null;
   records: number;
   findings: Finding[];
@@ -39,6 +42,15 @@ export class TrailCompromisedError extends Error {
 }
 
 const states = new WeakMap<AppContext, GuardState>();
+
+function headStamp(ctx: AppContext): string {
+  try {
+    const s = fs.statSync(ctx.config.TRAIL_HEAD_PATH);
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
 
 function newestCheckpointId(ctx: AppContext): string {
   const row = ctx.conn.sqlite
@@ -73,21 +85,26 @@ export function verifyNow(
   });
   const findings = [...trail.findings, ...checkSessionRows(ctx)];
   const report = { ...trail, ok: findings.length === 0, findings };
+  if (report.ok && report.checkpoint) writeHead(ctx.config.TRAIL_HEAD_PATH, report.checkpoint);
   states.set(ctx, {
     dataVersion,
+    headStamp: headStamp(ctx),
     head: report.checkpoint,
     records: report.records,
     findings: report.findings,
     mailed: previous?.mailed ?? new Set(),
   });
-  if (report.ok && report.checkpoint) writeHead(ctx.config.TRAIL_HEAD_PATH, report.checkpoint);
   return report;
 }
 
 function needsFullVerification(ctx: AppContext, state: GuardState | undefined): boolean {
   if (!state) return true;
   const dataVersion = ctx.conn.sqlite.pragma("data_version", { simple: true }) as number;
-  return dataVersion !== state.dataVersion || newestCheckpointId(ctx) !== headId(state.head);
+  return (
+    dataVersion !== state.dataVersion ||
+    headStamp(ctx) !== state.headStamp ||
+    newestCheckpointId(ctx) !== headId(state.head)
+  );
 }
 
 /**
@@ -145,7 +162,14 @@ export async function ensureTrailIntact(
   let state = states.get(ctx);
   const fileId = fileIdOf(ctx.conn.file);
   if (fileId !== ctx.conn.fileId) {
-    state ??= { dataVersion: -1, head: null, records: 0, findings: [], mailed: new Set() };
+    state ??= {
+      dataVersion: -1,
+      headStamp: "",
+      head: null,
+      records: 0,
+      findings: [],
+      mailed: new Set(),
+    };
     states.set(ctx, state);
     state.findings = [
       {
@@ -189,6 +213,7 @@ export function noteOwnWrite(
   state.head = { ...checkpoint };
   state.records = checkpoint.treeSize;
   writeHead(ctx.config.TRAIL_HEAD_PATH, checkpoint);
+  state.headStamp = headStamp(ctx);
 }
 
 /**
