@@ -72,18 +72,6 @@ export const sessions = sqliteTable(
   (t) => [index("sessions_expires_at").on(t.expiresAt)],
 );
 
-export const loginFailures = sqliteTable(
-  "login_failures",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    /** Blind index of the username tried, or of the client address. */
-    subjectIndex: blob("subject_index", { mode: "buffer" }).notNull(),
-    kind: text("kind", { enum: ["username", "address"] }).notNull(),
-    at: integer("at").notNull(),
-  },
-  (t) => [index("login_failures_subject_at").on(t.subjectIndex, t.at)],
-);
-
 /**
  * The audit trail. Each row is signed (RSA-3072, SHA-512) over its canonical encoding, and the
  * rows in seq order are the leaves of an RFC 9162 Merkle tree sealed by `checkpoints`.
