@@ -14,6 +14,7 @@ import {
   type RawRecord,
 } from "./encoding.server";
 import { assertTrailWritable, noteOwnWrite } from "./guard.server";
+import { holdsLease, isBusy, releaseLease, takeLease, TrailBusyError } from "./lease.server";
 
 /** One audit event as a source reports it; every text field is encrypted at rest. */
 export type RecordInput = {
@@ -44,9 +45,12 @@ export type AppendResult = {
 /** Signs many inputs; the default signs in this thread, a pool signs on every core. */
 export type Signer = (inputs: Buffer[]) => Promise<Buffer[]>;
 
+/** Another writer made progress first: start again from its head. */
 export class AppendConflict extends Error {}
 
 const SIGN_CHUNK = 64;
+/** How long an append may wait for its turn in all, longer than a lease a dead holder leaves. */
+const APPEND_DEADLINE_MS = 60_000;
 
 type Head = {
   number: number;
@@ -86,7 +90,7 @@ function readHead(ctx: AppContext): Head {
   const frontier = Frontier.restore(row.tree_size, row.frontier);
   // The stored frontier must fold to the signed root, or the next head would seal a forgery.
   if (!frontier.root().equals(row.root_hash)) {
-    throw new AppendConflict("the stored tree frontier does not match the newest checkpoint");
+    throw new Error("the stored tree frontier does not match the newest checkpoint");
   }
   return {
     number: row.number,
@@ -153,6 +157,7 @@ async function appendOnce(
   ctx: AppContext,
   inputs: readonly RecordInput[],
   signer: Signer,
+  holder: string,
 ): Promise<AppendResult> {
   const head = readHead(ctx);
   const recordedAt = ctx.now();
@@ -194,6 +199,9 @@ async function appendOnce(
   const { sqlite } = ctx.conn;
   const insertRecord = sqlite.prepare(INSERT_RECORD);
   const write = sqlite.transaction(() => {
+    // A holder that took longer than its lease may have been overtaken.
+    if (!holdsLease(ctx, holder)) throw new AppendConflict("the lease passed to another writer");
+    // Writers that ignore the lease (an older build) are still caught here.
     const newest = sqlite.prepare("SELECT max(number) AS n FROM checkpoints").get() as {
       n: number | null;
     };
@@ -216,6 +224,7 @@ async function appendOnce(
         signature,
         frontier.serialize(),
       );
+    releaseLease(ctx, holder);
   });
   write.immediate();
   noteOwnWrite(ctx, { ...body, signature });
@@ -237,7 +246,8 @@ export function summarizeCheckpoint(body: CheckpointBody): CheckpointSummary {
 
 /**
  * Appends records in one transaction with the checkpoint that seals them: all or nothing.
- * Refuses while the trail is compromised, so a new head never seals a tampered table.
+ * Refuses while the trail is compromised, so a new head never seals a tampered table. Writers in
+ * other processes take turns through the append lease; TrailBusyError when no turn comes in time.
  */
 export function appendRecords(
   ctx: AppContext,
@@ -245,21 +255,38 @@ export function appendRecords(
   options: { signer?: Signer; triggeredBy?: string | null } = {},
 ): Promise<AppendResult> {
   const signer = options.signer ?? inlineSigner(ctx);
+  const triggeredBy = options.triggeredBy ?? null;
   if (inputs.length === 0) return Promise.reject(new Error("nothing to append"));
   return serialized(ctx, async () => {
-    for (let attempt = 1; ; attempt++) {
-      await assertTrailWritable(ctx, options.triggeredBy ?? null);
+    const deadline = performance.now() + APPEND_DEADLINE_MS;
+    for (;;) {
+      const holder = await takeLease(ctx, deadline);
       try {
-        return await appendOnce(ctx, inputs, signer);
+        // Checked under the lease, so the head this append extends is the one verified.
+        await assertTrailWritable(ctx, triggeredBy);
+        return await appendOnce(ctx, inputs, signer, holder);
       } catch (error) {
+        // The lease lapses on its own: releasing it would wait for the lock once more.
+        if (isBusy(error)) throw new TrailBusyError("the database stayed locked", { cause: error });
+        giveUp(ctx, holder);
         // A row already where the head says the next one goes: the table is not what the
         // checkpoint seals. The full pass names it and raises the incident.
         if ((error as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) {
-          await assertTrailWritable(ctx, options.triggeredBy ?? null, true);
+          await assertTrailWritable(ctx, triggeredBy, true);
         }
-        // Another process appended while we signed: start again from its head.
-        if (!(error instanceof AppendConflict) || attempt >= 3) throw error;
+        // Another writer made progress, so the trail is alive: take the next turn.
+        if (!(error instanceof AppendConflict)) throw error;
+        if (performance.now() > deadline) throw new TrailBusyError(error.message, { cause: error });
       }
     }
   });
+}
+
+/** Releases the lease after a failed attempt; if SQLite is locked, it lapses on its own. */
+function giveUp(ctx: AppContext, holder: string): void {
+  try {
+    releaseLease(ctx, holder);
+  } catch (error) {
+    if (!isBusy(error)) throw error;
+  }
 }
