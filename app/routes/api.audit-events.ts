@@ -2,6 +2,7 @@ import type { ActionFunctionArgs } from "@remix-run/node";
 import { sourceFromRequest } from "~/models/source.server";
 import { appendRecords } from "~/trail/append.server";
 import { TrailCompromisedError } from "~/trail/guard.server";
+import { TrailBusyError } from "~/trail/lease.server";
 import { MAX_BATCH, MAX_BODY_BYTES, parseBody, toRecordInput } from "~/trail/ingest.server";
 import { readJsonBody, jsonError, BodyError } from "~/utils/http.server";
 
@@ -62,6 +63,14 @@ export async function action({ request, context }: ActionFunctionArgs) {
         503,
         "integrity_compromised",
         "The trail failed verification and accepts no appends until an operator resolves it.",
+      );
+    }
+    if (error instanceof TrailBusyError) {
+      return jsonError(
+        503,
+        "trail_busy",
+        "The trail is busy with other writers; nothing was stored. Try again later.",
+        { "Retry-After": String(error.retryAfterSeconds) },
       );
     }
     throw error;

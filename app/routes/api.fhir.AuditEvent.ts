@@ -3,6 +3,7 @@ import { fromAuditEvent, operationOutcome } from "~/fhir/audit-event.server";
 import { sourceFromRequest } from "~/models/source.server";
 import { appendRecords } from "~/trail/append.server";
 import { TrailCompromisedError } from "~/trail/guard.server";
+import { TrailBusyError } from "~/trail/lease.server";
 import { MAX_BODY_BYTES } from "~/trail/ingest.server";
 import { BodyError, readJsonBody } from "~/utils/http.server";
 
@@ -73,6 +74,14 @@ export async function action({ request, context }: ActionFunctionArgs) {
       },
     );
   } catch (error) {
+    if (error instanceof TrailBusyError) {
+      return outcome(
+        503,
+        "lock-error",
+        [{ message: "The trail is busy with other writers; nothing was stored. Try again later." }],
+        { "Retry-After": String(error.retryAfterSeconds) },
+      );
+    }
     if (!(error instanceof TrailCompromisedError)) throw error;
     return outcome(503, "transient", [
       { message: "The trail failed verification and accepts no appends." },
