@@ -7,6 +7,7 @@ import type { ServerBuild } from "@remix-run/node";
 import express from "express";
 import type { Config } from "../app/config.server";
 import { createAppContext, type AppContext } from "../app/context.server";
+import { requestGuards } from "./request-guards";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const BUILD_ENTRY = path.join(PROJECT_ROOT, "build", "index.js");
@@ -58,6 +59,7 @@ export function createHttpApp(ctx: AppContext, build: ServerBuild): express.Expr
     }),
   );
   app.use(express.static(path.join(PROJECT_ROOT, "public"), { maxAge: "1h" }));
+  app.use(requestGuards());
   app.all(
     "*",
     createRequestHandler({
