@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,18 @@ export function cliFor(env: ServerEnv, ...args: string[]): string {
 }
 
 export const cli = (...args: string[]) => cliFor(E2E_ENV, ...args);
+
+/** The CLI without blocking this process: for commands that mail a server the test runs. */
+export function cliAsync(env: ServerEnv, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "cli/main.ts", ...args],
+      { cwd: root, env: { ...process.env, ...env }, encoding: "utf8" },
+      (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
+    );
+  });
+}
 
 /** Runs the CLI and returns its exit code and output, whether or not it failed. */
 export function cliResult(...args: string[]): { status: number | null; stdout: string } {

@@ -3,7 +3,16 @@ import { simpleParser, type ParsedMail } from "mailparser";
 import { SMTPServer } from "smtp-server";
 import { expect, test } from "@playwright/test";
 import { TAMPER_ENV, TAMPER_PORT, TAMPER_SMTP_PORT } from "./env";
-import { event, inviteCode, login, newPatient, postEvents, register, shownLogIds } from "./support";
+import {
+  cliAsync,
+  event,
+  inviteCode,
+  login,
+  newPatient,
+  postEvents,
+  register,
+  shownLogIds,
+} from "./support";
 
 // These tests attack the database of their own server, so the others never see the damage.
 test.use({ baseURL: `http://127.0.0.1:${TAMPER_PORT}` });
@@ -30,6 +39,52 @@ test.beforeAll(async () => {
 
 test.afterAll(async () => {
   await new Promise<void>((resolve) => smtp.close(() => resolve()));
+});
+
+test("a session row moved to an auditor opens nothing; trust reset removes it", async ({
+  page,
+}) => {
+  const since = Date.now();
+  const alice = await newPatient(page, undefined, TAMPER_ENV);
+  await register(page, { role: "auditor", code: inviteCode("auditor", undefined, TAMPER_ENV) });
+  await login(page, alice);
+  await expect(page.getByRole("heading", { name: /Welcome/ })).toBeVisible();
+  expect((await page.goto("/dashboard"))!.status()).toBe(404);
+
+  // The intruder points Alice's session row at the auditor's account, through SQLite.
+  const db = new Database(TAMPER_ENV.DATABASE_PATH);
+  const [aliceId, auditorId] = db
+    .prepare("SELECT id FROM users WHERE created_at >= ? ORDER BY created_at")
+    .pluck()
+    .all(since) as string[];
+  const moved = db
+    .prepare("UPDATE sessions SET user_id = ?, data = ? WHERE user_id = ?")
+    .run(auditorId, JSON.stringify({ userId: auditorId }), aliceId).changes;
+  db.close();
+  expect(moved).toBe(1);
+
+  const dashboard = await page.goto("/dashboard");
+  expect(dashboard!.status()).toBe(503);
+  await expect(page.getByText("Data integrity compromised")).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Dashboard" })).toHaveCount(0);
+  await expect.poll(() => mails.length, { timeout: 10_000 }).toBe(1);
+  expect(mails[0]!.text).toMatch(/Modified \(1\):\n {2}- session [0-9a-f]{16}: the session row/);
+
+  // The operator removes the forged row on purpose; the reset is recorded and announced.
+  const out = await cliAsync(
+    TAMPER_ENV,
+    "trust",
+    "reset",
+    "--reason",
+    "removing a forged session row",
+  );
+  expect(out).toMatch(/removed session [0-9a-f]{16}: it failed its check/);
+  await expect.poll(() => mails.length, { timeout: 10_000 }).toBe(2);
+  expect(mails[1]!.text).toContain("Reason: removing a forged session row");
+  await login(page, alice);
+  await expect(page.getByRole("heading", { name: /Welcome/ })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Data integrity compromised" })).toHaveCount(0);
+  mails.length = 0;
 });
 
 test("editing one record in the file withholds every view and mails the admins once", async ({
