@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { describe, expect, test } from "vitest";
 import { makeTestContext } from "../../tests/context";
 import { createInvitation } from "../models/invitation.server";
-import { findUserForLogin, getUserById } from "../models/user.server";
+import { findUserForLogin, getUserById, UserRowTampered } from "../models/user.server";
 import { registerUser } from "./registration.server";
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -259,10 +259,11 @@ describe("registration with an invitation", () => {
       form({ code: b.code, username: "boss", userType: "auditor" }),
     );
     if (!patient.ok || !auditor.ok) throw new Error("setup failed");
-    // Copy the auditor's role ciphertext onto the patient: the AAD binds it to its own row.
+    // Copy the auditor's role ciphertext onto the patient: the row's signature no longer holds
+    // (and the AAD would bind the ciphertext to its own row besides).
     ctx.conn.sqlite
       .prepare("UPDATE users SET role_enc = (SELECT role_enc FROM users WHERE id = ?) WHERE id = ?")
       .run(auditor.user.id, patient.user.id);
-    expect(() => getUserById(ctx, patient.user.id)).toThrow(/cannot decrypt users.role/);
+    expect(() => getUserById(ctx, patient.user.id)).toThrow(UserRowTampered);
   });
 });

@@ -1,4 +1,6 @@
+import { data } from "@remix-run/node";
 import type { AppContext } from "../context.server";
+import { TrailBusyError } from "../trail/lease.server";
 import { openRecordPage, type AuditRecordView, type RecordFilters } from "../models/record.server";
 import type { User } from "../models/user.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
@@ -45,6 +47,13 @@ async function auditOwnUse(ctx: AppContext, inputs: RecordInput[]): Promise<void
   try {
     await appendRecords(ctx, inputs, { triggeredBy: inputs[0]!.actorId });
   } catch (error) {
+    // A view that cannot be recorded is not shown: the page asks to try again, never a 500.
+    if (error instanceof TrailBusyError) {
+      throw data(
+        { message: "The trail is busy storing other records. Try again in a few seconds." },
+        { status: 503, headers: { "Retry-After": String(error.retryAfterSeconds) } },
+      );
+    }
     if (!(error instanceof TrailCompromisedError)) throw error;
   }
 }
