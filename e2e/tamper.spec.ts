@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
-import { simpleParser, type ParsedMail } from "mailparser";
-import { SMTPServer } from "smtp-server";
+import type { ParsedMail } from "mailparser";
+import { openMailbox, type Mailbox } from "../tests/mailbox";
 import { expect, test } from "@playwright/test";
 import { TAMPER_ENV, TAMPER_PORT, TAMPER_SMTP_PORT } from "./env";
 import {
@@ -18,28 +18,15 @@ import {
 test.use({ baseURL: `http://127.0.0.1:${TAMPER_PORT}` });
 test.describe.configure({ mode: "serial" });
 
-const mails: ParsedMail[] = [];
-let smtp: SMTPServer;
+let mailbox: Mailbox;
+let mails: ParsedMail[];
 
 test.beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then((mail) => {
-          mails.push(mail);
-          callback();
-        })
-        .catch(callback);
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(TAMPER_SMTP_PORT, "127.0.0.1", resolve));
+  mailbox = await openMailbox(TAMPER_SMTP_PORT);
+  mails = mailbox.mails;
 });
 
-test.afterAll(async () => {
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
-});
+test.afterAll(() => mailbox.close());
 
 test("a session row moved to an auditor opens nothing; trust reset removes it", async ({
   page,

@@ -11,8 +11,8 @@ export type Mailbox = {
   close: () => Promise<void>;
 };
 
-/** A real SMTP server on 127.0.0.1 that keeps every message it receives, parsed. */
-export async function openMailbox(): Promise<Mailbox> {
+/** A real SMTP server on 127.0.0.1 (on `port`, or any free one) that keeps every message, parsed. */
+export async function openMailbox(port = 0): Promise<Mailbox> {
   const mails: ParsedMail[] = [];
   const smtp = new SMTPServer({
     authOptional: true,
@@ -29,11 +29,11 @@ export async function openMailbox(): Promise<Mailbox> {
   });
   await new Promise<void>((resolve, reject) => {
     smtp.once("error", reject);
-    smtp.listen(0, "127.0.0.1", () => resolve());
+    smtp.listen(port, "127.0.0.1", () => resolve());
   });
-  const port = (smtp.server.address() as AddressInfo).port;
+  const bound = (smtp.server.address() as AddressInfo).port;
   return {
-    env: { SMTP_URL: `smtp://127.0.0.1:${port}`, ADMIN_EMAILS: "security@hospital.test" },
+    env: { SMTP_URL: `smtp://127.0.0.1:${bound}`, ADMIN_EMAILS: "security@hospital.test" },
     mails,
     async received(count = 1) {
       for (let waited = 0; mails.length < count; waited += 20) {
