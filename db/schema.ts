@@ -99,6 +99,11 @@ export const auditRecords = sqliteTable(
     sourceId: text("source_id").notNull(),
     keyId: text("key_id").notNull(),
     signature: blob("signature", { mode: "buffer" }).notNull(),
+    /**
+     * What the source sent beyond these columns (the received FHIR resource, canonical JSON),
+     * sealed like every field and covered by the signature (encoding version 2); null otherwise.
+     */
+    extraEnc: blob("extra_enc", { mode: "buffer" }),
   },
   (t) => [
     uniqueIndex("audit_records_log_id").on(t.logId),

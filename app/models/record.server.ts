@@ -26,6 +26,8 @@ export type AuditRecordView = {
   notes: string;
   sourceId: string;
   keyId: string;
+  /** What the source sent beyond the columns (a FHIR resource, canonical JSON), or null. */
+  extra: string | null;
 };
 
 export type RecordPage = { records: RawRecord[]; nextBefore: number | null };
@@ -246,6 +248,7 @@ export function openRecords(
       recordedAt: new Date(row[14]).toISOString(),
       sourceId: row[15],
       keyId: row[16],
+      extra: row[18] === null ? null : open("extra", row[18]),
     };
     if (patientId !== null && view.patientId !== patientId) throw new RecordCheckFailed(seq);
     return view;

@@ -27,6 +27,11 @@ export type RecordInput = {
   occurredAt: number;
   notes: string;
   sourceId: string;
+  /**
+   * What the source sent that the trail does not map to its own columns (the received FHIR
+   * resource, canonical JSON): encrypted and signed with the record, returned on read.
+   */
+  extra?: string | null;
 };
 
 export type CheckpointSummary = {
@@ -131,6 +136,7 @@ function sealRecord(
     input.sourceId,
     ctx.keys.signing.keyId,
     Buffer.alloc(0),
+    input.extra == null ? null : seal("extra", input.extra),
   ];
   return unsigned;
 }

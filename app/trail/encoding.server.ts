@@ -23,6 +23,7 @@ export const RECORD_COLUMNS = [
   "source_id",
   "key_id",
   "signature",
+  "extra_enc",
 ] as const;
 
 /** A stored record as raw column values, in RECORD_COLUMNS order. */
@@ -45,11 +46,27 @@ export type RawRecord = [
   sourceId: string,
   keyId: string,
   signature: Buffer,
+  /** What the source sent beyond the columns (a FHIR resource), sealed; null before version 2. */
+  extraEnc: Buffer | null,
 ];
+
+/**
+ * The encoding version of a record: 1 without `extra_enc`, 2 with it (version 2 appends it). A
+ * version-2 row whose extra is removed, or a version-1 row given one, no longer matches its
+ * signature.
+ */
+const versionOf = (row: RawRecord) => (row[18] === null ? 1 : 2);
+const extraOf = (row: RawRecord): Field[] => (row[18] === null ? [] : [row[18]]);
 
 /** The bytes a record's signature covers: every stored column but the signature, `seq` as given. */
 export function recordSigningInput(row: RawRecord, seq: number = row[0]): Buffer {
-  return encodeFields(["ehr-audit-record", 1, seq, ...row.slice(1, 17)]);
+  return encodeFields([
+    "ehr-audit-record",
+    versionOf(row),
+    seq,
+    ...row.slice(1, 17),
+    ...extraOf(row),
+  ]);
 }
 
 /** The bytes of a record's Merkle leaf: the signing input, then the signature. */
@@ -58,7 +75,10 @@ export function recordLeafInput(row: RawRecord): Buffer {
 }
 
 function recordFields(row: RawRecord, prefix: number): Buffer {
-  return encodeFields(["ehr-audit-record", 1, ...row], prefix);
+  return encodeFields(
+    ["ehr-audit-record", versionOf(row), ...row.slice(0, 17), ...extraOf(row), row[17]],
+    prefix,
+  );
 }
 
 /** RFC 9162 leaf hash of a record: SHA-256(0x00 ‖ leaf input), encoded in place. */
@@ -148,7 +168,7 @@ export function normalizeRecord(values: readonly unknown[]): RawRecord {
   return values.map((value, i) => {
     if (INTEGER_COLUMNS.has(i))
       return Number.isSafeInteger(value) && (value as number) >= 0 ? value : 0;
-    if (i === 2 && value === null) return null;
+    if ((i === 2 || i === 18) && value === null) return null;
     if (TEXT_COLUMNS.has(i)) return asText(value);
     if (Buffer.isBuffer(value)) return value;
     return Buffer.from(asText(value), "utf8");
@@ -170,9 +190,12 @@ const SQL_ENCODERS: Partial<Record<(typeof RECORD_COLUMNS)[number], (c: string) 
   recorded_at: sqlUint,
   source_id: sqlText,
   key_id: sqlText,
+  extra_enc: (c) => `CASE WHEN ${c} IS NULL THEN x'' ELSE ${sqlBytes("62", c)} END`,
 };
 
+const LEAF_ORDER = [...RECORD_COLUMNS.slice(0, 17), "extra_enc", "signature"] as const;
+
 /** SQL for 0x00 ‖ leaf input of a record, as one blob (see recordLeafHash). */
-export const SQL_LEAF_WITH_PREFIX = `CAST(x'00' || ${sqlText("'ehr-audit-record'")} || ${sqlUint("1")} || ${RECORD_COLUMNS.map(
+export const SQL_LEAF_WITH_PREFIX = `CAST(x'00' || ${sqlText("'ehr-audit-record'")} || ${sqlUint("CASE WHEN extra_enc IS NULL THEN 1 ELSE 2 END")} || ${LEAF_ORDER.map(
   (c) => (SQL_ENCODERS[c] ?? ((e: string) => sqlBytes("62", e)))(c),
 ).join(" || ")} AS BLOB)`;

@@ -19,6 +19,7 @@ describe("the record encoding", () => {
       sampleRecord(1),
       { ...sampleRecord(2), notes: "ünïcödé ✓ 医療記録", actorName: "Zoë Ångström" },
       { ...sampleRecord(3), notes: "" },
+      { ...sampleRecord(4), extra: '{"resourceType":"AuditEvent","outcome":"4"}' },
     ]);
     const rows = ctx.conn.sqlite
       .prepare(
@@ -26,8 +27,9 @@ describe("the record encoding", () => {
       )
       .raw(true)
       .all() as unknown[][];
-    expect(rows).toHaveLength(3);
+    expect(rows).toHaveLength(4);
     expect(rows[0]![2]).toBeNull(); // the first record has no predecessor
+    expect(rows[3]![18]).toBeInstanceOf(Buffer); // version 2: with what the source sent
     for (const row of rows) {
       const leaf = row.pop() as Buffer;
       const record = normalizeRecord(row);
@@ -36,23 +38,31 @@ describe("the record encoding", () => {
     }
   });
 
-  test("the leaf is the signing input followed by the signature", async () => {
-    const ctx = makeTestContext();
-    await appendRecords(ctx, [sampleRecord(1)]);
-    const row = normalizeRecord(
-      ctx.conn.sqlite
-        .prepare(`SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records`)
-        .raw(true)
-        .get() as unknown[],
-    );
-    const signing = recordSigningInput(row);
-    const leaf = recordLeafInput(row);
-    expect(leaf.subarray(0, signing.length).equals(signing)).toBe(true);
-    expect(leaf.subarray(signing.length, signing.length + 5)).toEqual(
-      Buffer.from([0x62, 0, 0, 0x01, 0x80]),
-    );
-    expect(leaf.subarray(signing.length + 5).equals(row[17])).toBe(true);
-  });
+  test.each([
+    ["1, without extra", null, 1],
+    ["2, with what the source sent", '{"resourceType":"AuditEvent"}', 2],
+  ])(
+    "the leaf is the signing input followed by the signature (version %s)",
+    async (_, extra, v) => {
+      const ctx = makeTestContext();
+      await appendRecords(ctx, [{ ...sampleRecord(1), extra }]);
+      const row = normalizeRecord(
+        ctx.conn.sqlite
+          .prepare(`SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records`)
+          .raw(true)
+          .get() as unknown[],
+      );
+      const signing = recordSigningInput(row);
+      const leaf = recordLeafInput(row);
+      // "ehr-audit-record" (5 + 16 bytes), then the version as an unsigned integer.
+      expect(signing.readBigUInt64BE(22)).toBe(BigInt(v));
+      expect(leaf.subarray(0, signing.length).equals(signing)).toBe(true);
+      expect(leaf.subarray(signing.length, signing.length + 5)).toEqual(
+        Buffer.from([0x62, 0, 0, 0x01, 0x80]),
+      );
+      expect(leaf.subarray(signing.length + 5).equals(row[17])).toBe(true);
+    },
+  );
 
   test("a column of the wrong type is coerced, so checks fail instead of crashing", () => {
     const row = normalizeRecord([
@@ -74,6 +84,7 @@ describe("the record encoding", () => {
       Buffer.from("src"),
       7,
       "sig",
+      5,
     ]);
     expect(row[0]).toBe(0);
     expect(row[1]).toBe("42");
@@ -84,6 +95,7 @@ describe("the record encoding", () => {
     expect(row[14]).toBe(0);
     expect(row[15]).toBe("src");
     expect(row[16]).toBe("7");
+    expect(row[18]).toEqual(Buffer.from("5"));
     expect(() => recordLeafInput(row)).not.toThrow();
   });
 });

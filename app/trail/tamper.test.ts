@@ -1,6 +1,7 @@
 import { describe, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
-import { intrude, seedTrail } from "../../tests/trail";
+import { intrude, sampleRecord, seedTrail } from "../../tests/trail";
+import { appendRecords } from "./append.server";
 import { ensureTrailIntact, verifyNow } from "./guard.server";
 import { verifyTrail, type Finding } from "./verify.server";
 
@@ -47,6 +48,22 @@ describe("each tamper made through a second connection is caught and named", () 
     ]);
   });
 
+  test("what the source sent, removed from a record or added to one", async () => {
+    const { ctx, logIds } = await trailOf(10);
+    const sent = await appendRecords(ctx, [{ ...sampleRecord(10), extra: '{"outcome":"0"}' }]);
+    expect(offline(ctx).ok).toBe(true);
+    intrude(ctx, (db) => {
+      db.prepare("UPDATE audit_records SET extra_enc = NULL WHERE seq = 11").run();
+      db.prepare(
+        "UPDATE audit_records SET extra_enc = (SELECT notes_enc FROM audit_records WHERE seq = 2) WHERE seq = 2",
+      ).run();
+    });
+    expect(summary(offline(ctx).findings)).toEqual([
+      { kind: "modified", target: "record", seq: 2, logId: logIds[1] },
+      { kind: "modified", target: "record", seq: 11, logId: sent.records[0]!.logId },
+    ]);
+  });
+
   test("a modified signature", async () => {
     const { ctx, logIds } = await trailOf(10);
     intrude(ctx, (db) => {
@@ -86,7 +103,7 @@ describe("each tamper made through a second connection is caught and named", () 
         .prepare(
           `INSERT INTO audit_records SELECT 11, 'forged-log-id', log_id, patient_index, actor_index,
              action_index, table_index, patient_id_enc, actor_id_enc, actor_name_enc, action_enc,
-             table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, randomblob(384)
+             table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, randomblob(384), extra_enc
            FROM audit_records WHERE seq = 10`,
         )
         .run(),
@@ -101,7 +118,7 @@ describe("each tamper made through a second connection is caught and named", () 
     intrude(ctx, (db) => {
       db.exec("DROP INDEX audit_records_log_id");
       db.prepare(
-        "INSERT INTO audit_records SELECT 11, log_id, prev_log_id, patient_index, actor_index, action_index, table_index, patient_id_enc, actor_id_enc, actor_name_enc, action_enc, table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, signature FROM audit_records WHERE seq = 3",
+        "INSERT INTO audit_records SELECT 11, log_id, prev_log_id, patient_index, actor_index, action_index, table_index, patient_id_enc, actor_id_enc, actor_name_enc, action_enc, table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, signature, extra_enc FROM audit_records WHERE seq = 3",
       ).run();
     });
     const findings = summary(offline(ctx).findings);
