@@ -6,13 +6,15 @@ import { newPatient } from "./support";
 test("behind one proxy, a forged X-Forwarded-For entry does not change the client's address", async ({
   page,
   request,
+  baseURL,
 }) => {
   const account = await newPatient(page);
   const attacker = "203.0.113.7";
   const post = (forwardedFor: string, password: string) =>
     request.post("/login", {
       form: { username: account.username, password },
-      headers: { "X-Forwarded-For": forwardedFor },
+      // Posted as the login page would: from our own origin.
+      headers: { "X-Forwarded-For": forwardedFor, Origin: baseURL! },
       maxRedirects: 0,
     });
 
