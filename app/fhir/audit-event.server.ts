@@ -1,20 +1,25 @@
-import { z } from "zod";
 import type { AuditRecordView } from "../models/record.server";
-import type { RecordInput } from "../trail/append.server";
-import { ACTIONS, FUTURE_ERROR, isInFuture } from "../trail/ingest.server";
+import type { Action } from "../trail/actions";
+import { FAILED_LOGIN_NOTES, SELF_SOURCE } from "../services/trail-view.server";
+import { withoutTrailExtensions } from "./canonical.server";
+import {
+  ACTION_SYSTEM,
+  BALP_PROFILE,
+  CODE,
+  EXTENSION,
+  SOURCE_SYSTEM,
+  SYSTEM,
+  TABLE_SYSTEM,
+  TRAIL_SYSTEM,
+  type Coding,
+} from "./codes.server";
 
-// FHIR R4 AuditEvent <-> an audit record (design.md): action C/R/U/D/E, recorded, period,
-// agent.who, entity.what = Patient/<id>, source.observer. The exact action, the part of the
-// record and the notes ride in subtype and entity.detail, so a round trip loses nothing.
+// A stored record as an R4 AuditEvent (docs/decisions/013-fhir-balp-mapping.md). A record
+// received as FHIR comes back as it was sent (its `extra`), plus the trail's id and seal. Any
+// other record is written in IHE BALP's shapes: the user agent as requestor, the system that
+// served the data, the patient entity with type/role 1, the data or query entity, and the
+// exact action and part of the record, so ingesting it again gives the same record.
 
-export const ACTION_SYSTEM = "urn:ehr-audit-trail:action";
-export const EXTENSION = {
-  seq: "urn:ehr-audit-trail:seq",
-  signature: "urn:ehr-audit-trail:signature",
-  keyId: "urn:ehr-audit-trail:key-id",
-} as const;
-
-type Action = (typeof ACTIONS)[number];
 const FHIR_ACTION: Record<Action, "C" | "R" | "U" | "D" | "E"> = {
   create: "C",
   read: "R",
@@ -28,13 +33,27 @@ const FHIR_ACTION: Record<Action, "C" | "R" | "U" | "D" | "E"> = {
   login: "E",
   logout: "E",
 };
-const FROM_FHIR_ACTION: Record<string, Action> = {
-  C: "create",
-  R: "read",
-  U: "update",
-  D: "delete",
-  E: "execute",
+const RESTFUL: Partial<Record<Action, string>> = {
+  create: "create",
+  read: "read",
+  print: "read",
+  copy: "read",
+  update: "update",
+  delete: "delete",
+  query: "search-type",
 };
+const PROFILE: Partial<Record<Action, string>> = {
+  create: BALP_PROFILE.create,
+  read: BALP_PROFILE.read,
+  print: BALP_PROFILE.read,
+  copy: BALP_PROFILE.read,
+  update: BALP_PROFILE.update,
+  delete: BALP_PROFILE.delete,
+  query: BALP_PROFILE.query,
+};
+
+export type FhirAuditEvent = Record<string, unknown> & { resourceType: "AuditEvent" };
+export type Seal = { signature?: string; origin: string };
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -44,179 +63,109 @@ function patientWhat(patientId: string) {
   return { type: "Patient", identifier: { value: patientId } };
 }
 
-export type FhirAuditEvent = Record<string, unknown> & { resourceType: "AuditEvent" };
+function trailExtensions(record: AuditRecordView, seal: Seal) {
+  return [
+    { url: EXTENSION.seq, valueInteger: record.seq },
+    { url: EXTENSION.keyId, valueString: record.keyId },
+    ...(seal.signature ? [{ url: EXTENSION.signature, valueBase64Binary: seal.signature }] : []),
+  ];
+}
 
-/** A stored record as an R4 AuditEvent, with its seq, signature and key id as extensions. */
-export function toAuditEvent(
-  record: AuditRecordView,
-  seal?: { signature: string },
-): FhirAuditEvent {
+/** The event a source sent, as it sent it, with the trail's id and seal. */
+function asReceived(record: AuditRecordView, extra: string, seal: Seal): FhirAuditEvent {
+  const received = JSON.parse(extra) as Record<string, unknown>;
+  const theirs = (withoutTrailExtensions(received.extension) ?? []) as unknown[];
+  return {
+    ...received,
+    resourceType: "AuditEvent",
+    id: record.logId,
+    extension: [...theirs, ...trailExtensions(record, seal)],
+  };
+}
+
+const concept = (c: Coding) => ({ coding: [c] });
+
+function eventType(action: string): { type: Coding; subtype: Coding[] } {
+  const exact = { system: ACTION_SYSTEM, code: action };
+  if (action === "login" || action === "logout")
+    return { type: CODE.userAuthentication, subtype: [CODE[action], exact] };
+  if (action === "export") return { type: CODE.export, subtype: [exact] };
+  const restful = RESTFUL[action as Action];
+  const interaction = restful ? [{ system: SYSTEM.restful, code: restful, display: restful }] : [];
+  return { type: CODE.rest, subtype: [...interaction, exact] };
+}
+
+/** A stored record as an R4 AuditEvent, with its seq, key id and signature as extensions. */
+export function toAuditEvent(record: AuditRecordView, seal: Seal): FhirAuditEvent {
+  if (record.extra) return asReceived(record, record.extra, seal);
+  const action = record.action as Action;
+  const self = record.sourceId === SELF_SOURCE;
+  // The system that served the data: the trail for its own use, else the reporting source.
+  const system = self
+    ? { type: "Device", identifier: { system: TRAIL_SYSTEM, value: seal.origin } }
+    : { type: "Device", identifier: { system: SOURCE_SYSTEM, value: record.sourceId } };
+  const observer = { ...system, display: self ? seal.origin : record.sourceId };
+  const hasPatient = record.patientId !== "";
+  const profile = hasPatient ? PROFILE[action] : undefined;
+  const details = [
+    { type: "table_affected", valueString: record.tableAffected },
+    ...(record.notes ? [{ type: "notes", valueString: record.notes }] : []),
+  ];
+  // BALP's query entity names no resource: the search is the patient's records of that table.
+  const data =
+    action === "query"
+      ? {
+          type: CODE.systemObject,
+          role: CODE.queryRole,
+          description: `${record.tableAffected}?patient=${record.patientId}`,
+          query: Buffer.from(`${record.tableAffected}?patient=${record.patientId}`).toString(
+            "base64",
+          ),
+        }
+      : {
+          what: { identifier: { system: TABLE_SYSTEM, value: record.tableAffected } },
+          type: CODE.systemObject,
+          role: CODE.domainResource,
+        };
+  // Details go on the patient entity, as BALP's query entity takes none.
+  const entity = hasPatient
+    ? [
+        {
+          what: patientWhat(record.patientId),
+          type: CODE.person,
+          role: CODE.patientRole,
+          detail: details,
+        },
+        data,
+      ]
+    : [{ ...data, detail: details }];
+  // BALP: a query's client is the Source Role ID, a read's client the Destination Role ID.
+  const serverRole = RESTFUL[action] === "read" ? CODE.sourceRole : CODE.destinationRole;
+  const failed = action === "login" && self && record.notes === FAILED_LOGIN_NOTES;
   return {
     resourceType: "AuditEvent",
     id: record.logId,
-    extension: [
-      { url: EXTENSION.seq, valueInteger: record.seq },
-      { url: EXTENSION.keyId, valueString: record.keyId },
-      ...(seal ? [{ url: EXTENSION.signature, valueBase64Binary: seal.signature }] : []),
-    ],
-    type: {
-      system: "http://terminology.hl7.org/CodeSystem/audit-event-type",
-      code: "rest",
-      display: "RESTful Operation",
-    },
-    subtype: [{ system: ACTION_SYSTEM, code: record.action }],
-    action: FHIR_ACTION[record.action as Action] ?? "E",
+    ...(profile ? { meta: { profile: [profile] } } : {}),
+    extension: trailExtensions(record, seal),
+    ...eventType(action),
+    action: FHIR_ACTION[action] ?? "E",
     period: { start: record.occurredAt, end: record.occurredAt },
     recorded: record.recordedAt,
-    outcome: "0",
+    outcome: failed ? "4" : "0",
     agent: [
       {
+        type: concept(CODE.recipient),
         who: { identifier: { value: record.actorId }, display: record.actorName },
+        name: record.actorName,
         requestor: true,
       },
+      { type: concept(serverRole), who: observer, requestor: false },
     ],
-    source: { observer: { display: record.sourceId } },
-    entity: [
-      {
-        what: patientWhat(record.patientId),
-        detail: [
-          { type: "table_affected", valueString: record.tableAffected },
-          { type: "notes", valueString: record.notes },
-        ],
-      },
-    ],
+    source: { observer, type: [CODE.applicationServer] },
+    entity,
   };
 }
 
-const coding = z
-  .object({ system: z.string().optional(), code: z.string().optional() })
-  .passthrough();
-const detail = z.object({ type: z.string(), valueString: z.string().optional() }).passthrough();
-
-const auditEventSchema = z
-  .object({
-    resourceType: z.literal("AuditEvent", { error: 'resourceType must be "AuditEvent"' }),
-    action: z.enum(["C", "R", "U", "D", "E"], { error: "must be one of C, R, U, D, E" }).optional(),
-    subtype: z.array(coding).optional(),
-    period: z
-      .object({ start: z.iso.datetime({ offset: true }).optional() })
-      .passthrough()
-      .optional(),
-    recorded: z.iso.datetime({
-      offset: true,
-      error: "must be an ISO 8601 date-time with a time zone",
-    }),
-    agent: z
-      .array(
-        z
-          .object({
-            who: z
-              .object({
-                identifier: z.object({ value: z.string().trim().min(1).max(128) }).passthrough(),
-                display: z.string().trim().max(200).optional(),
-              })
-              .passthrough(),
-          })
-          .passthrough(),
-      )
-      .min(1, { error: "needs an agent with who.identifier.value" }),
-    entity: z
-      .array(
-        z
-          .object({
-            what: z
-              .object({
-                reference: z.string().optional(),
-                type: z.string().optional(),
-                identifier: z.object({ value: z.string().optional() }).passthrough().optional(),
-              })
-              .passthrough()
-              .optional(),
-            detail: z.array(detail).optional(),
-          })
-          .passthrough(),
-      )
-      .min(1, { error: "needs an entity whose what is Patient/<id>" }),
-  })
-  .passthrough();
-
-export type MappedEvent =
-  | { ok: true; input: Omit<RecordInput, "sourceId"> }
-  | { ok: false; issues: { path: string; message: string }[] };
-
-const PATIENT_REFERENCE = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
-
-/** An R4 AuditEvent as a record to append, or the issues that stop it. */
-export function fromAuditEvent(body: unknown): MappedEvent {
-  const parsed = auditEventSchema.safeParse(body);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((i) => ({
-        path: ["AuditEvent", ...i.path].join("."),
-        message: i.message,
-      })),
-    };
-  }
-  const event = parsed.data;
-  const issues: { path: string; message: string }[] = [];
-  const patientOf = (what: (typeof event.entity)[number]["what"]): string | null => {
-    const reference = PATIENT_REFERENCE.exec(what?.reference ?? "");
-    if (reference) return reference[1]!;
-    const id = what?.type === "Patient" ? what.identifier?.value?.trim() : undefined;
-    return id && id.length <= 64 ? id : null;
-  };
-  const patientEntity = event.entity.findIndex((e) => patientOf(e.what) !== null);
-  if (patientEntity < 0)
-    issues.push({
-      path: "AuditEvent.entity",
-      message: "needs an entity whose what is Patient/<id>",
-    });
-  const subtype = event.subtype?.find((c) => c.system === ACTION_SYSTEM)?.code;
-  const action = (ACTIONS as readonly string[]).includes(subtype ?? "")
-    ? (subtype as Action)
-    : event.action
-      ? FROM_FHIR_ACTION[event.action]
-      : undefined;
-  if (!action)
-    issues.push({ path: "AuditEvent.action", message: "needs an action (C, R, U, D or E)" });
-  const details = event.entity[Math.max(patientEntity, 0)]?.detail ?? [];
-  const table = details.find((d) => d.type === "table_affected")?.valueString ?? "record";
-  if (!/^[a-z][a-z0-9_]{0,63}$/.test(table)) {
-    issues.push({
-      path: "AuditEvent.entity.detail",
-      message: "table_affected must be lower-case letters, digits and underscores",
-    });
-  }
-  const occurred = event.period?.start ?? event.recorded;
-  if (isInFuture(Date.parse(occurred))) {
-    issues.push({ path: "AuditEvent.period.start", message: FUTURE_ERROR });
-  }
-  if (issues.length || !action || patientEntity < 0) return { ok: false, issues };
-  const who = event.agent[0]!.who;
-  return {
-    ok: true,
-    input: {
-      patientId: patientOf(event.entity[patientEntity]!.what)!,
-      actorId: who.identifier.value,
-      actorName: who.display || who.identifier.value,
-      action,
-      tableAffected: table,
-      occurredAt: Date.parse(occurred),
-      notes: (details.find((d) => d.type === "notes")?.valueString ?? "").slice(0, 4000),
-    },
-  };
-}
-
-/** An OperationOutcome for errors, as FHIR servers answer. */
-export function operationOutcome(code: string, issues: { path?: string; message: string }[]) {
-  return {
-    resourceType: "OperationOutcome",
-    issue: issues.map((i) => ({
-      severity: "error",
-      code,
-      diagnostics: i.message,
-      ...(i.path ? { expression: [i.path] } : {}),
-    })),
-  };
-}
+export { fromAuditEvent, type MappedEvent } from "./ingest.server";
+export { operationOutcome } from "./outcome.server";
+export { ACTION_SYSTEM, EXTENSION } from "./codes.server";

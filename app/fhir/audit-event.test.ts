@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import type { AuditRecordView } from "../models/record.server";
 import { ACTIONS } from "../trail/ingest.server";
+import { BALP_PROFILE } from "./codes.server";
 import {
   ACTION_SYSTEM,
   EXTENSION,
@@ -12,6 +13,7 @@ import {
 
 const OCCURRED = "2026-10-14T08:15:30.123Z";
 const RECORDED = "2026-10-14T08:15:31.456Z";
+const ORIGIN = "trail.example.org";
 
 function view(overrides: Partial<AuditRecordView> = {}): AuditRecordView {
   return {
@@ -27,6 +29,7 @@ function view(overrides: Partial<AuditRecordView> = {}): AuditRecordView {
     notes: "chart review before rounds",
     sourceId: "epic-prod",
     keyId: "ab".repeat(32),
+    extra: null,
     ...overrides,
   };
 }
@@ -49,7 +52,7 @@ const EXPECTED_CODE: Record<(typeof ACTIONS)[number], string> = {
 const overTheWire = <T>(value: T): unknown => JSON.parse(JSON.stringify(value));
 
 function expectIssues(result: MappedEvent) {
-  if (result.ok) throw new Error(`expected issues, got ${JSON.stringify(result.input)}`);
+  if (result.ok) throw new Error(`expected issues, got ${JSON.stringify(result.inputs)}`);
   return result.issues;
 }
 
@@ -73,26 +76,46 @@ function foreignEvent(overrides: Json = {}): Json {
 }
 
 describe("toAuditEvent", () => {
-  test("maps every field of a record view onto an R4 AuditEvent", () => {
-    const event = toAuditEvent(view(), { signature: "c2lnbmF0dXJl" });
+  test("maps every field of a record view onto an R4 AuditEvent in BALP's shape", () => {
+    const event = toAuditEvent(view(), { signature: "c2lnbmF0dXJl", origin: ORIGIN });
+    const source = { type: "Device", identifier: { value: "epic-prod" }, display: "epic-prod" };
     expect(event).toMatchObject({
       resourceType: "AuditEvent",
       id: "0b7f5a52-3f7e-4c1e-9d0e-2a7f1c9b8e11",
+      meta: { profile: [BALP_PROFILE.read] },
       action: "R",
       period: { start: OCCURRED, end: OCCURRED },
       recorded: RECORDED,
-      agent: [{ who: { identifier: { value: "E1001" }, display: "Dr. Priya Raman" } }],
+      outcome: "0",
+      agent: [
+        {
+          type: { coding: [{ code: "IRCP" }] },
+          who: { identifier: { value: "E1001" }, display: "Dr. Priya Raman" },
+          requestor: true,
+        },
+        { type: { coding: [{ code: "110153" }] }, who: source, requestor: false },
+      ],
       entity: [
         {
           what: { reference: "Patient/MRN-100234" },
+          type: { code: "1" },
+          role: { code: "1" },
           detail: [
             { type: "table_affected", valueString: "lab_results" },
             { type: "notes", valueString: "chart review before rounds" },
           ],
         },
+        {
+          what: { identifier: { value: "lab_results" } },
+          type: { code: "2" },
+          role: { code: "4" },
+        },
       ],
-      source: { observer: { display: "epic-prod" } },
-      subtype: [{ system: ACTION_SYSTEM, code: "read" }],
+      source: { observer: source, type: [{ code: "4" }] },
+      subtype: [
+        { system: "http://hl7.org/fhir/restful-interaction", code: "read" },
+        { system: ACTION_SYSTEM, code: "read" },
+      ],
     });
     expect(event.extension).toEqual([
       { url: EXTENSION.seq, valueInteger: 42 },
@@ -102,7 +125,7 @@ describe("toAuditEvent", () => {
   });
 
   test("carries no signature extension without a seal", () => {
-    const event = toAuditEvent(view());
+    const event = toAuditEvent(view(), { origin: ORIGIN });
     const urls = (event.extension as { url: string }[]).map((e) => e.url);
     expect(urls).toEqual([EXTENSION.seq, EXTENSION.keyId]);
   });
@@ -110,9 +133,9 @@ describe("toAuditEvent", () => {
   test.each(ACTIONS)(
     "action %s has the FHIR code of the mapping and its exact subtype",
     (action) => {
-      const event = toAuditEvent(view({ action }));
+      const event = toAuditEvent(view({ action }), { origin: ORIGIN });
       expect(event.action).toBe(EXPECTED_CODE[action]);
-      expect(event.subtype).toEqual([{ system: ACTION_SYSTEM, code: action }]);
+      expect(event.subtype).toContainEqual({ system: ACTION_SYSTEM, code: action });
     },
   );
 });
@@ -124,18 +147,23 @@ describe("fromAuditEvent(toAuditEvent(view)) gives the record back", () => {
       notes: `why: ${action}, "quoted", with\na newline and unicode ü`,
       tableAffected: `table_for_${action}`,
     });
-    const mapped = fromAuditEvent(overTheWire(toAuditEvent(original, { signature: "AAAA" })));
+    const mapped = fromAuditEvent(
+      overTheWire(toAuditEvent(original, { signature: "AAAA", origin: ORIGIN })),
+    );
     expect(mapped).toEqual({
       ok: true,
-      input: {
-        patientId: original.patientId,
-        actorId: original.actorId,
-        actorName: original.actorName,
-        action,
-        tableAffected: original.tableAffected,
-        occurredAt: Date.parse(OCCURRED),
-        notes: original.notes,
-      },
+      inputs: [
+        {
+          patientId: original.patientId,
+          actorId: original.actorId,
+          actorName: original.actorName,
+          action,
+          tableAffected: original.tableAffected,
+          occurredAt: Date.parse(OCCURRED),
+          notes: original.notes,
+          extra: expect.any(String),
+        },
+      ],
     });
   });
 
@@ -144,16 +172,19 @@ describe("fromAuditEvent(toAuditEvent(view)) gives the record back", () => {
       overTheWire(
         toAuditEvent(
           view({ occurredAt: "2026-01-02T03:04:05.678Z", recordedAt: "2026-03-01T00:00:00.000Z" }),
+          { origin: ORIGIN },
         ),
       ),
     );
     if (!mapped.ok) throw new Error(JSON.stringify(mapped.issues));
-    expect(mapped.input.occurredAt).toBe(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
+    expect(mapped.inputs[0]!.occurredAt).toBe(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
   });
 
   test("keeps empty notes empty", () => {
-    const mapped = fromAuditEvent(overTheWire(toAuditEvent(view({ notes: "" }))));
-    expect(mapped.ok && mapped.input.notes).toBe("");
+    const mapped = fromAuditEvent(
+      overTheWire(toAuditEvent(view({ notes: "" }), { origin: ORIGIN })),
+    );
+    expect(mapped.ok && mapped.inputs[0]!.notes).toBe("");
   });
 });
 
@@ -161,15 +192,18 @@ describe("an AuditEvent from another system", () => {
   test("with only the FHIR action, an agent and a patient maps to update of 'record'", () => {
     expect(fromAuditEvent(foreignEvent())).toEqual({
       ok: true,
-      input: {
-        patientId: "X",
-        actorId: "nurse-7",
-        actorName: "Nurse Jackie",
-        action: "update",
-        tableAffected: "record",
-        occurredAt: Date.parse("2026-10-20T11:45:00Z"),
-        notes: "",
-      },
+      inputs: [
+        {
+          patientId: "X",
+          actorId: "nurse-7",
+          actorName: "Nurse Jackie",
+          action: "update",
+          tableAffected: "record",
+          occurredAt: Date.parse("2026-10-20T11:45:00Z"),
+          notes: "",
+          extra: expect.any(String),
+        },
+      ],
     });
   });
 
@@ -180,7 +214,7 @@ describe("an AuditEvent from another system", () => {
     ["E", "execute"],
   ])("action %s maps to %s", (code, action) => {
     const mapped = fromAuditEvent(foreignEvent({ action: code }));
-    expect(mapped.ok && mapped.input.action).toBe(action);
+    expect(mapped.ok && mapped.inputs[0]!.action).toBe(action);
   });
 
   test("takes the period start over recorded, and the actor id when there is no display", () => {
@@ -192,7 +226,7 @@ describe("an AuditEvent from another system", () => {
     );
     expect(mapped).toMatchObject({
       ok: true,
-      input: { occurredAt: Date.parse("2026-10-20T08:00:00Z"), actorName: "nurse-7" },
+      inputs: [{ occurredAt: Date.parse("2026-10-20T08:00:00Z"), actorName: "nurse-7" }],
     });
   });
 
@@ -210,7 +244,7 @@ describe("an AuditEvent from another system", () => {
     );
     expect(mapped).toMatchObject({
       ok: true,
-      input: { patientId: "MRN-7", tableAffected: "allergies" },
+      inputs: [{ patientId: "MRN-7", tableAffected: "allergies" }],
     });
   });
 });
@@ -222,9 +256,16 @@ describe("an AuditEvent that cannot be stored", () => {
     ["no agent", { ...foreignEvent(), agent: undefined }, "AuditEvent.agent"],
     ["an empty agent list", foreignEvent({ agent: [] }), "AuditEvent.agent"],
     [
-      "an agent without an identifier",
-      foreignEvent({ agent: [{ who: { display: "Someone" } }] }),
-      "AuditEvent.agent.0.who.identifier",
+      "a requestor who names no one",
+      foreignEvent({ agent: [{ requestor: true }] }),
+      "AuditEvent.agent[0].who",
+    ],
+    [
+      "no requestor and two human agents",
+      foreignEvent({
+        agent: [{ who: { reference: "Practitioner/1" } }, { who: { reference: "Practitioner/2" } }],
+      }),
+      "AuditEvent.agent",
     ],
     [
       "no Patient entity",
@@ -337,10 +378,10 @@ describe("patient IDs that are not FHIR ids", () => {
   test.each(["MRN_100", "MRN 100", "100/2"])(
     "%s goes out as an identifier and comes back",
     (patientId) => {
-      const event = overTheWire(toAuditEvent(view({ patientId })));
+      const event = overTheWire(toAuditEvent(view({ patientId }), { origin: ORIGIN }));
       expect(JSON.stringify(event)).not.toContain(`Patient/${patientId}`);
       const back = fromAuditEvent(event);
-      expect(back.ok && back.input.patientId).toBe(patientId);
+      expect(back.ok && back.inputs[0]!.patientId).toBe(patientId);
     },
   );
 });

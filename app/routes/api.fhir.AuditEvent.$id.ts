@@ -1,5 +1,6 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { operationOutcome, toAuditEvent } from "~/fhir/audit-event.server";
+import { toAuditEvent } from "~/fhir/audit-event.server";
+import { operationOutcome } from "~/fhir/outcome.server";
 import { findRecordOfSource, openRecords } from "~/models/record.server";
 import { sourceFromRequest } from "~/models/source.server";
 import { readVerified } from "~/services/verified-read.server";
@@ -29,5 +30,6 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       operationOutcome("transient", [{ message: "The trail failed verification." }]),
       503,
     );
-  return fhir(toAuditEvent(read.value, { signature: row[17].toString("base64") }), 200);
+  const seal = { signature: row[17].toString("base64"), origin: ctx.config.TRAIL_ORIGIN };
+  return fhir(toAuditEvent(read.value, seal), 200);
 }

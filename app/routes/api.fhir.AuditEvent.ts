@@ -1,5 +1,6 @@
 import type { ActionFunctionArgs } from "@remix-run/node";
-import { fromAuditEvent, operationOutcome } from "~/fhir/audit-event.server";
+import { fromAuditEvent } from "~/fhir/ingest.server";
+import { operationOutcome, type Issue } from "~/fhir/outcome.server";
 import { sourceFromRequest } from "~/models/source.server";
 import { appendRecords } from "~/trail/append.server";
 import { TrailCompromisedError } from "~/trail/guard.server";
@@ -9,12 +10,7 @@ import { BodyError, readJsonBody } from "~/utils/http.server";
 
 const FHIR_JSON = "application/fhir+json";
 
-function outcome(
-  status: number,
-  code: string,
-  issues: { path?: string; message: string }[],
-  headers = {},
-) {
+function outcome(status: number, code: string, issues: Issue[], headers = {}) {
   return Response.json(operationOutcome(code, issues), {
     status,
     headers: { "Content-Type": FHIR_JSON, ...headers },
@@ -49,10 +45,14 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const mapped = fromAuditEvent(body);
   if (!mapped.ok) return outcome(400, "invalid", mapped.issues);
   try {
-    const result = await appendRecords(ctx, [{ ...mapped.input, sourceId: source.name }], {
-      triggeredBy: `source ${source.name}`,
-    });
+    // One record per patient, appended in one batch: all of them or none.
+    const result = await appendRecords(
+      ctx,
+      mapped.inputs.map((input) => ({ ...input, sourceId: source.name })),
+      { triggeredBy: `source ${source.name}` },
+    );
     const { logId, seq } = result.records[0]!;
+    const stored = result.records.map((r) => `seq ${r.seq} (AuditEvent/${r.logId})`).join(", ");
     return new Response(
       JSON.stringify({
         resourceType: "OperationOutcome",
@@ -60,7 +60,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
           {
             severity: "information",
             code: "informational",
-            diagnostics: `stored as seq ${seq}, sealed by checkpoint #${result.checkpoint.number}`,
+            diagnostics: `stored as ${stored}, sealed by checkpoint #${result.checkpoint.number}`,
           },
         ],
       }),

@@ -133,7 +133,10 @@ export async function startExport(
         if (format === "csv") return csvRow(r, signatures[i]!);
         const entry = JSON.stringify({
           fullUrl: `urn:uuid:${r.logId}`,
-          resource: toAuditEvent(r, { signature: signatures[i]! }),
+          resource: toAuditEvent(r, {
+            signature: signatures[i]!,
+            origin: ctx.config.TRAIL_ORIGIN,
+          }),
         });
         return `${count + i === 0 ? "" : ","}\n${entry}`;
       })

@@ -10,6 +10,8 @@ import { readVerified } from "./verified-read.server";
 export const PAGE_SIZE = 50;
 /** The source id of the records the trail writes about its own use. */
 export const SELF_SOURCE = "audit-trail";
+/** The notes of a failed login, which the FHIR mapping reports as outcome 4 (minor failure). */
+export const FAILED_LOGIN_NOTES = "failed login attempt";
 
 export type VerifiedStatus = {
   records: number;
@@ -101,7 +103,7 @@ export function auditFailedLogin(
     username: attempted,
   };
   return auditOwnUse(ctx, [
-    selfRecord(actor, "login", user?.patientId ?? "", "failed login attempt", ctx.now()),
+    selfRecord(actor, "login", user?.patientId ?? "", FAILED_LOGIN_NOTES, ctx.now()),
   ]);
 }
 
