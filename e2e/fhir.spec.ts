@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { cli, inviteCode, login, register, unique } from "./support";
 
@@ -89,4 +91,37 @@ test("FHIR errors come back as OperationOutcome with the right status", async ({
   });
   expect(huge.status()).toBe(413);
   expect((await huge.json()).issue[0].code).toBe("too-costly");
+});
+
+const example = (name: string) =>
+  JSON.parse(
+    fs.readFileSync(path.resolve("app/fhir/r4-examples", `AuditEvent-${name}.json`), "utf8"),
+  ) as Record<string, unknown>;
+
+test("an official R4 example is read back as sent; one without a patient is refused", async ({
+  request,
+}) => {
+  const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/fhir+json" };
+  const sent = example("example-pixQuery");
+  const response = await request.post("/api/fhir/AuditEvent", {
+    headers,
+    data: JSON.stringify(sent),
+  });
+  expect(response.status()).toBe(201);
+  const location = response.headers()["location"]!;
+  const back = await (await request.get(location, { headers })).json();
+  expect(back.id).toBe(location.split("/").pop());
+  expect(back.agent).toEqual(sent.agent);
+  expect(back.entity).toEqual(sent.entity);
+  expect(back.subtype).toEqual(sent.subtype);
+
+  const refused = await request.post("/api/fhir/AuditEvent", {
+    headers,
+    data: JSON.stringify(example("example-login")),
+  });
+  expect(refused.status()).toBe(400);
+  expect((await refused.json()).issue[0]).toMatchObject({
+    diagnostics: expect.stringMatching(/^names no patient/),
+    expression: ["AuditEvent.entity"],
+  });
 });
