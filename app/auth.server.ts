@@ -210,7 +210,9 @@ export async function requireUser(ctx: AppContext, request: Request) {
     found = await getOptionalUser(ctx, request);
   } catch (error) {
     if (error instanceof AccountCompromised) throw await integrityFailure(ctx, error.userId);
-    if (error instanceof SessionCompromised) throw await integrityFailure(ctx, null);
+    if (error instanceof SessionCompromised) {
+      throw await integrityFailure(ctx, `a request with session ${error.finding.ref}`);
+    }
     throw error;
   }
   if (!found) {

@@ -1,6 +1,6 @@
 import type { AppContext } from "../context.server";
 import { RecordCheckFailed } from "../models/record.server";
-import { ensureTrailIntact } from "../trail/guard.server";
+import { ensureTrailIntact, reportFailedRecord } from "../trail/guard.server";
 import type { CheckpointInfo } from "../trail/verify.server";
 
 // Every read of records goes through here: the guard's verdict first, then the rows, each checked
@@ -39,7 +39,7 @@ export async function readAgainst<T>(
     return { ok: true, value: read(checkpoint), checkpoint, records };
   } catch (error) {
     if (!(error instanceof RecordCheckFailed)) throw error;
-    await ensureTrailIntact(ctx, { viewerId, force: true });
+    await reportFailedRecord(ctx, viewerId, error.seq);
     return { ok: false };
   }
 }

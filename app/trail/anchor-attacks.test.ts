@@ -1,6 +1,7 @@
 // The head kept outside the database is the anchor that catches a rollback. An intruder who can
 // write every file deletes it, fills it with garbage, or cuts off the newest records: each is a
 // finding with an alert, and only the operator's explicit `trust reset` re-anchors the trail.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
@@ -108,4 +109,57 @@ test("trust reset refuses a trail whose records fail", async () => {
   });
   expect(readHead(ctx.config.TRAIL_HEAD_PATH)).toMatchObject({ head: { treeSize: 8 } });
   await expectFindings();
+});
+
+test("a head file rewritten to match a truncated trail does not fool the running server", async () => {
+  const cp1 = ctx.conn.sqlite
+    .prepare("SELECT number, tree_size, root_hash, last_log_id FROM checkpoints WHERE number = 1")
+    .get() as { number: number; tree_size: number; root_hash: Buffer; last_log_id: string };
+  intrude(ctx, (db) => {
+    db.prepare("DELETE FROM audit_records WHERE seq > ?").run(cp1.tree_size);
+    db.prepare("DELETE FROM checkpoints WHERE number > 1").run();
+  });
+  fs.writeFileSync(
+    ctx.config.TRAIL_HEAD_PATH,
+    JSON.stringify({
+      number: cp1.number,
+      treeSize: cp1.tree_size,
+      rootHash: cp1.root_hash.toString("hex"),
+      lastLogId: cp1.last_log_id,
+    }),
+  );
+  const findings = await expectFindings();
+  expect(findings[0]).toMatchObject({ kind: "rollback" });
+  expect(findings.filter((f) => f.kind === "missing").map((f) => f.seq)).toEqual([5, 6, 7, 8]);
+  // Still caught after a later write: what the server trusted is not forgotten on a failed pass.
+  intrude(ctx, (db) => db.prepare("UPDATE incidents SET triggered_by = 'x'").run());
+  expect((await ensureTrailIntact(ctx, { viewerId: null })).ok).toBe(false);
+});
+
+test("a FIFO, a directory or a huge tree size in place of the head stalls nothing", async () => {
+  fs.rmSync(ctx.config.TRAIL_HEAD_PATH);
+  execFileSync("mkfifo", [ctx.config.TRAIL_HEAD_PATH]);
+  expect(await expectFindings()).toEqual([
+    expect.objectContaining({ kind: "anchor", detail: expect.stringContaining("ENOTFILE") }),
+  ]);
+  fs.rmSync(ctx.config.TRAIL_HEAD_PATH);
+  fs.mkdirSync(ctx.config.TRAIL_HEAD_PATH);
+  expect((await expectFindings())[0]).toMatchObject({ kind: "anchor" });
+  fs.rmdirSync(ctx.config.TRAIL_HEAD_PATH);
+
+  const huge = { number: 99, treeSize: Number.MAX_SAFE_INTEGER, rootHash: "00".repeat(32) };
+  fs.writeFileSync(ctx.config.TRAIL_HEAD_PATH, JSON.stringify(huge));
+  const started = Date.now();
+  const findings = await expectFindings();
+  expect(Date.now() - started).toBeLessThan(5_000);
+  expect(findings.filter((f) => f.kind === "missing").length).toBeLessThanOrEqual(1002);
+});
+
+test("an alert log turned into a directory does not silence the alert", async () => {
+  fs.mkdirSync(`${ctx.config.TRAIL_HEAD_PATH}.alerts`);
+  intrude(ctx, (db) =>
+    db.prepare("UPDATE audit_records SET notes_enc = notes_enc || x'00' WHERE seq = 2").run(),
+  );
+  await expectFindings();
+  expect(await alertText()).toContain(`seq 2, log id ${logIds[1]}`);
 });

@@ -5,6 +5,7 @@ import {
   RECORD_COLUMNS,
   normalizeRecord,
   recordSigningInput,
+  SQL_TYPES_OK,
   type RawRecord,
 } from "./encoding.server";
 import type { Finding } from "./findings";
@@ -43,22 +44,24 @@ export function missingRecords(
   present: ReadonlySet<number> = new Set(),
 ): Finding[] {
   const findings: Finding[] = [];
-  let unnamed = 0;
-  for (let seq = from; seq <= to; seq++) {
-    if (present.has(seq)) continue;
-    if (findings.length >= MAX_NAMED_MISSING && seq !== to) {
-      unnamed++;
-      continue;
-    }
+  const finding = (seq: number): Finding => {
     const logId = seq === to ? lastLogId : null;
-    findings.push({
+    return {
       kind: "missing",
       target: "record",
       seq,
       logId,
       detail: `the record is missing${logId ? "" : " (its log id is not recoverable)"}`,
-    });
+    };
+  };
+  // Walks at most the cap (plus the records present): a forged head of any size costs the same.
+  let seq = from;
+  for (; seq < to && findings.length < MAX_NAMED_MISSING; seq++) {
+    if (!present.has(seq)) findings.push(finding(seq));
   }
+  let presentLater = 0;
+  for (const p of present) if (p >= seq && p < to) presentLater++;
+  const unnamed = Math.max(0, to - seq - presentLater);
   if (unnamed > 0) {
     findings.push({
       kind: "missing",
@@ -66,6 +69,7 @@ export function missingRecords(
       detail: `${unnamed} more records between seq ${from} and ${to} are missing`,
     });
   }
+  if (to >= from && !present.has(to)) findings.push(finding(to));
   return findings;
 }
 
@@ -75,7 +79,7 @@ export function classifyRecords(
   keys: Map<string, KeyObject>,
   newest: CheckpointInfo | null,
 ): Finding[] {
-  const findings: Finding[] = [];
+  const findings: Finding[] = retypedRecords(sqlite);
   const sealedSize = newest?.treeSize ?? 0;
   const duplicates = new Map<string, number[]>();
   for (const { log_id, seqs } of sqlite
@@ -199,5 +203,27 @@ export function classifyRecords(
       });
     }
   }
-  return findings;
+  // A re-typed record whose bytes also changed is named by what changed; "re-typed" is for the
+  // record whose bytes are the same, which nothing else would name.
+  const named = new Set(
+    findings
+      .filter((f) => f.target === "record" && !f.detail.includes("another type"))
+      .map((f) => f.seq),
+  );
+  return findings.filter((f) => !(f.detail.includes("another type") && named.has(f.seq)));
+}
+
+/** Records with a column stored as another type than declared: changed in place, in the file. */
+function retypedRecords(sqlite: Database.Database): Finding[] {
+  const rows = sqlite
+    .prepare(`SELECT seq, CAST(log_id AS TEXT) FROM audit_records WHERE NOT ${SQL_TYPES_OK}`)
+    .raw(true)
+    .all() as [number, string | null][];
+  return rows.map(([seq, logId]) => ({
+    kind: "modified",
+    target: "record",
+    seq,
+    logId,
+    detail: "a column of the record was stored as another type than was written",
+  }));
 }

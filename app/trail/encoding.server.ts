@@ -199,3 +199,33 @@ const LEAF_ORDER = [...RECORD_COLUMNS.slice(0, 17), "extra_enc", "signature"] as
 export const SQL_LEAF_WITH_PREFIX = `CAST(x'00' || ${sqlText("'ehr-audit-record'")} || ${sqlUint("CASE WHEN extra_enc IS NULL THEN 1 ELSE 2 END")} || ${LEAF_ORDER.map(
   (c) => (SQL_ENCODERS[c] ?? ((e: string) => sqlBytes("62", e)))(c),
 ).join(" || ")} AS BLOB)`;
+
+// The type each column must be stored as. SQLite stores any type in any column, and the SQL leaf
+// casts to bytes, so a value re-typed in place (a blind index stored as text, which hides the
+// record from its patient's look-up) would otherwise reproduce the same leaf.
+const STORED_TYPES: Record<(typeof RECORD_COLUMNS)[number], string[]> = {
+  seq: ["integer"],
+  log_id: ["text"],
+  prev_log_id: ["text", "null"],
+  patient_index: ["blob"],
+  actor_index: ["blob"],
+  action_index: ["blob"],
+  table_index: ["blob"],
+  patient_id_enc: ["blob"],
+  actor_id_enc: ["blob"],
+  actor_name_enc: ["blob"],
+  action_enc: ["blob"],
+  table_affected_enc: ["blob"],
+  notes_enc: ["blob"],
+  occurred_at: ["integer"],
+  recorded_at: ["integer"],
+  source_id: ["text"],
+  key_id: ["text"],
+  signature: ["blob"],
+  extra_enc: ["blob", "null"],
+};
+
+/** SQL that is 1 when every column of a record is stored as its declared type, else 0. */
+export const SQL_TYPES_OK = `(${RECORD_COLUMNS.map(
+  (c) => `typeof(${c}) IN (${STORED_TYPES[c].map((t) => `'${t}'`).join(", ")})`,
+).join(" AND ")})`;

@@ -346,15 +346,18 @@ describe("a FHIR export", () => {
       const r = expected[i]!;
       expect(fromAuditEvent(entry.resource)).toEqual({
         ok: true,
-        input: {
-          patientId: r.patientId,
-          actorId: r.actorId,
-          actorName: r.actorName,
-          action: r.action,
-          tableAffected: r.tableAffected,
-          occurredAt: Date.parse(r.occurredAt),
-          notes: r.notes,
-        },
+        inputs: [
+          {
+            patientId: r.patientId,
+            actorId: r.actorId,
+            actorName: r.actorName,
+            action: r.action,
+            tableAffected: r.tableAffected,
+            occurredAt: Date.parse(r.occurredAt),
+            notes: r.notes,
+            extra: expect.any(String),
+          },
+        ],
       });
     }
   });

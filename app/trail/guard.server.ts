@@ -4,7 +4,13 @@ import { incidents } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { fingerprintFindings, sendAlert, type Delivery } from "./alerts.server";
 import type { CheckpointBody } from "./encoding.server";
-import { verifyTrail, type CheckpointInfo, type Finding, type VerifyReport } from "./verify.server";
+import {
+  verifyTrail,
+  type CheckpointInfo,
+  type Finding,
+  type VerifyReport,
+  type Witness,
+} from "./verify.server";
 import { checkSessionRows } from "../models/session.server";
 import {
   alertLogPath,
@@ -25,6 +31,8 @@ type GuardState = {
   /** The head file as last read or written: replaced, edited or deleted, it is read again. */
   headStamp: string;
   head: CheckpointInfo | null;
+  /** The newest head this process verified clean or wrote: kept across failed passes. */
+  trusted: Witness | null;
   records: number;
   findings: Finding[];
   mailed: Set<string>;
@@ -81,6 +89,8 @@ export function verifyNow(
   const trail = verifyTrail(ctx.conn.sqlite, ctx.keys.trustedPublicKeys, {
     origin: ctx.config.TRAIL_ORIGIN,
     head: options.head ?? readHead(ctx.config.TRAIL_HEAD_PATH),
+    // What this process verified or wrote last: no edit of the head file reaches its memory.
+    remembered: previous?.trusted ?? null,
     onProgress: options.onProgress,
   });
   const findings = [...trail.findings, ...checkSessionRows(ctx)];
@@ -90,6 +100,7 @@ export function verifyNow(
     dataVersion,
     headStamp: headStamp(ctx),
     head: report.checkpoint,
+    trusted: report.ok ? report.checkpoint : (previous?.trusted ?? null),
     records: report.records,
     findings: report.findings,
     mailed: previous?.mailed ?? new Set(),
@@ -126,7 +137,11 @@ async function raiseIncident(
   const detectedAt = new Date(ctx.now());
   try {
     const delivery = await sendAlert(ctx, state.findings, detectedAt, viewerId, fingerprint);
-    markAlerted(log, key);
+    try {
+      markAlerted(log, key);
+    } catch {
+      // Remembered in this process still; only a restart could mail this incident again.
+    }
     try {
       ctx.conn.db
         .insert(incidents)
@@ -166,6 +181,7 @@ export async function ensureTrailIntact(
       dataVersion: -1,
       headStamp: "",
       head: null,
+      trusted: null,
       records: 0,
       findings: [],
       mailed: new Set(),
@@ -211,9 +227,34 @@ export function noteOwnWrite(
   const state = states.get(ctx);
   if (!state || state.findings.length > 0) return;
   state.head = { ...checkpoint };
+  state.trusted = state.head;
   state.records = checkpoint.treeSize;
   writeHead(ctx.config.TRAIL_HEAD_PATH, checkpoint);
   state.headStamp = headStamp(ctx);
+}
+
+/**
+ * A record failed its check where it was shown. The full pass names what happened; should it
+ * find nothing (a change only the display's own check can see), the failure itself is the
+ * finding, so the view is still withheld and the admins still hear of it.
+ */
+export async function reportFailedRecord(
+  ctx: AppContext,
+  viewerId: string | null,
+  seq: number,
+): Promise<void> {
+  const status = await ensureTrailIntact(ctx, { viewerId, force: true });
+  const state = states.get(ctx);
+  if (!status.ok || !state) return;
+  state.findings = [
+    {
+      kind: "modified",
+      target: "record",
+      seq,
+      detail: "the record failed its check where it was shown, though the full pass did not",
+    },
+  ];
+  void raiseIncident(ctx, state, viewerId);
 }
 
 /**

@@ -6,6 +6,7 @@ import { classifyRecords, missingRecords } from "./classify.server";
 import {
   checkpointSigningInput,
   SQL_LEAF_WITH_PREFIX,
+  SQL_TYPES_OK,
   type CheckpointBody,
 } from "./encoding.server";
 import type { Finding } from "./findings";
@@ -42,15 +43,17 @@ export type VerifyOptions = {
   origin: string;
   /** The head kept outside the database; a trail with checkpoints and no head fails. */
   head: HeadRead;
+  /** The head this process last verified or wrote itself, when it has one. */
+  remembered?: Witness | null;
   /** Called as rows are checked: (done, total). */
   onProgress?: (done: number, total: number) => void;
 };
 
 const CHUNK = 500;
-const SELECT_LEAVES = `SELECT seq, log_id, key_id, ${SQL_LEAF_WITH_PREFIX} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ${CHUNK}`;
+const SELECT_LEAVES = `SELECT seq, log_id, key_id, ${SQL_LEAF_WITH_PREFIX}, ${SQL_TYPES_OK} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ${CHUNK}`;
 
 /** The fast pass's view of a record: position, ids, and 0x00 ‖ its leaf input. */
-type Leaf = [seq: number, logId: unknown, keyId: unknown, prefixedLeaf: Buffer];
+type Leaf = [seq: number, logId: unknown, keyId: unknown, prefixedLeaf: Buffer, typesOk: number];
 
 function* leafChunks(sqlite: Database.Database): Generator<Leaf[]> {
   const select = sqlite.prepare(SELECT_LEAVES).raw(true);
@@ -182,7 +185,8 @@ function verifySnapshot(
   const findings: Finding[] = [];
   const newest = readCheckpoint(sqlite, "ORDER BY number DESC LIMIT 1");
   if (newest) findings.push(...checkCheckpoint(newest, keys, options.origin));
-  const anchor = checkAnchor(sqlite, newest, options.head);
+  findings.push(...checkSchema(sqlite));
+  const anchor = checkAnchor(sqlite, newest, options.head, options.remembered ?? null);
   findings.push(...anchor.findings);
   const witness = anchor.witness;
 
@@ -190,13 +194,13 @@ function verifySnapshot(
     .n;
   const frontier = Frontier.empty();
   let expected = 1;
-  let contiguous = true;
+  let wellFormed = true;
   let witnessRootOk = !witness || witness.treeSize === 0;
   let lastLogId: string | null = null;
   let keysKnown = true;
   for (const leaves of leafChunks(sqlite)) {
-    for (const [seq, logId, keyId, prefixedLeaf] of leaves) {
-      if (seq !== expected) contiguous = false;
+    for (const [seq, logId, keyId, prefixedLeaf, typesOk] of leaves) {
+      if (typesOk !== 1 || seq !== expected) wellFormed = false;
       expected = seq + 1;
       if (typeof keyId !== "string" || !keys.has(keyId)) keysKnown = false;
       frontier.append(hashPrefixed(prefixedLeaf));
@@ -208,7 +212,7 @@ function verifySnapshot(
     options.onProgress?.(frontier.treeSize, total);
   }
   const sealed =
-    contiguous &&
+    wellFormed &&
     keysKnown &&
     witnessRootOk &&
     (newest
@@ -249,62 +253,87 @@ function verifySnapshot(
 }
 
 /**
- * The database against the head kept outside it. No head, or an unreadable one, fails as soon
- * as the trail has a checkpoint; a head the database has fallen behind names the records cut
- * off; a head that disagrees with the checkpoint of its number means history was rewritten.
+ * The database against the head kept outside it, and against the head this server itself last
+ * verified or wrote (`remembered`, which no file edit reaches). No head, or an unreadable one,
+ * fails as soon as the trail has a checkpoint; a head the database has fallen behind names the
+ * records cut off; a head that disagrees with the checkpoint of its number means history was
+ * rewritten.
  */
 function checkAnchor(
   sqlite: Database.Database,
   newest: CheckpointInfo | null,
   head: HeadRead,
+  remembered: Witness | null,
 ): { findings: Finding[]; witness: Witness | null } {
-  if (head.state === "not_checked") return { findings: [], witness: null };
-  if (head.state !== "found") {
-    if (!newest) return { findings: [], witness: null };
-    const problem = head.state === "missing" ? "is missing" : head.reason;
-    return {
-      findings: [
-        {
-          kind: "anchor",
-          target: "head",
-          ref: head.file,
-          detail: `the head file ${problem} while the database holds ${newest.number} checkpoint(s): a rollback or a replaced database cannot be ruled out`,
-        },
-      ],
-      witness: null,
-    };
-  }
-  const witness = head.head;
   const findings: Finding[] = [];
-  if (!newest || newest.number < witness.number) {
+  const witness = head.state === "found" ? head.head : null;
+  if ((head.state === "missing" || head.state === "unreadable") && newest) {
+    const problem = head.state === "missing" ? "is missing" : head.reason;
     findings.push({
-      kind: "rollback",
-      target: "checkpoint",
-      ref: String(newest?.number ?? 0),
-      detail: `the newest checkpoint is #${newest?.number ?? 0}, older than #${witness.number} seen before: the database was rolled back`,
+      kind: "anchor",
+      target: "head",
+      ref: head.file,
+      detail: `the head file ${problem} while the database holds ${newest.number} checkpoint(s): a rollback or a replaced database cannot be ruled out`,
     });
-    const sealed = newest?.treeSize ?? 0;
-    if (sealed < witness.treeSize) {
-      const present = new Set(
-        sqlite
-          .prepare("SELECT seq FROM audit_records WHERE seq > ? AND seq <= ?")
-          .pluck()
-          .all(sealed, witness.treeSize) as number[],
-      );
-      findings.push(
-        ...missingRecords(sealed + 1, witness.treeSize, witness.lastLogId ?? null, present),
-      );
-    }
-  } else {
-    const seen = readCheckpoint(sqlite, "WHERE number = ?", witness.number);
-    if (!seen || seen.treeSize !== witness.treeSize || !seen.rootHash.equals(witness.rootHash)) {
+  }
+  const known = [witness, remembered]
+    .filter((w): w is Witness => w !== null)
+    .sort((a, b) => b.number - a.number);
+  const newestNumber = newest?.number ?? 0;
+  const ahead = known.find((w) => w.number > newestNumber);
+  if (ahead) findings.push(...rolledBack(sqlite, newest, ahead));
+  for (const w of known.filter((w) => w.number <= newestNumber)) {
+    const seen = readCheckpoint(sqlite, "WHERE number = ?", w.number);
+    const differs = !seen || seen.treeSize !== w.treeSize || !seen.rootHash.equals(w.rootHash);
+    if (differs && !findings.some((f) => f.ref === String(w.number))) {
       findings.push({
         kind: "rollback",
         target: "checkpoint",
-        ref: String(witness.number),
-        detail: `checkpoint #${witness.number} differs from the one seen before: history was rewritten`,
+        ref: String(w.number),
+        detail: `checkpoint #${w.number} differs from the one seen before: history was rewritten`,
       });
     }
   }
   return { findings, witness };
+}
+
+/** The database is behind a head seen before: rolled back, and every record cut off named. */
+function rolledBack(
+  sqlite: Database.Database,
+  newest: CheckpointInfo | null,
+  seen: Witness,
+): Finding[] {
+  const findings: Finding[] = [
+    {
+      kind: "rollback",
+      target: "checkpoint",
+      ref: String(newest?.number ?? 0),
+      detail: `the newest checkpoint is #${newest?.number ?? 0}, older than #${seen.number} seen before: the database was rolled back`,
+    },
+  ];
+  const sealed = newest?.treeSize ?? 0;
+  if (sealed < seen.treeSize) {
+    const present = new Set(
+      sqlite
+        .prepare("SELECT seq FROM audit_records WHERE seq > ? AND seq <= ?")
+        .pluck()
+        .all(sealed, seen.treeSize) as number[],
+    );
+    findings.push(...missingRecords(sealed + 1, seen.treeSize, seen.lastLogId ?? null, present));
+  }
+  return findings;
+}
+
+/** Triggers are never part of the schema: one planted in the file could rewrite records as they are written. */
+function checkSchema(sqlite: Database.Database): Finding[] {
+  const triggers = sqlite
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+    .pluck()
+    .all() as string[];
+  return triggers.map((name) => ({
+    kind: "modified",
+    target: "database",
+    ref: name,
+    detail: `a trigger "${name}" was added to the database file; it can change rows as they are written`,
+  }));
 }

@@ -25,11 +25,29 @@ const headFile = z
   })
   .strict();
 
+const MAX_HEAD_BYTES = 4096;
+
+/**
+ * A small regular file's text. Opened without blocking and checked before it is read: a FIFO,
+ * a directory or a device put in its place fails instead of stalling the server.
+ */
+function readSmallFile(file: string, maxBytes: number): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTFILE" });
+    if (stat.size > maxBytes) throw Object.assign(new Error("too large"), { code: "EFBIG" });
+    return fs.readFileSync(fd, "utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Reads the head file; never throws. */
 export function readHead(file: string): HeadRead {
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    text = readSmallFile(file, MAX_HEAD_BYTES);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { state: "missing", file };
@@ -75,12 +93,16 @@ export function alertLogPath(headFile: string): string {
   return `${headFile}.alerts`;
 }
 
+/** Fingerprints already mailed. An unreadable log counts as none: mailing twice beats silence. */
 export function readAlerted(file: string): Set<string> {
   try {
-    return new Set(fs.readFileSync(file, "utf8").split("\n").filter(Boolean));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Set();
-    throw error;
+    return new Set(
+      readSmallFile(file, 16 * 1024 * 1024)
+        .split("\n")
+        .filter(Boolean),
+    );
+  } catch {
+    return new Set();
   }
 }
 
