@@ -95,7 +95,10 @@ test("FHIR errors come back as OperationOutcome with the right status", async ({
 
 const example = (name: string) =>
   JSON.parse(
-    fs.readFileSync(path.resolve("app/fhir/r4-examples", `AuditEvent-${name}.json`), "utf8"),
+    fs.readFileSync(
+      path.resolve("../shared/test-vectors/fhir-r4-auditevent", `AuditEvent-${name}.json`),
+      "utf8",
+    ),
   ) as Record<string, unknown>;
 
 test("an official R4 example is read back as sent; one without a patient is refused", async ({

@@ -40,7 +40,11 @@ export function r4Errors(resource: unknown): string[] {
   }
 }
 
-const EXAMPLES = path.resolve(import.meta.dirname, "r4-examples");
+// The official examples, as shared beside the repository (../shared/test-vectors).
+const EXAMPLES = path.resolve(
+  import.meta.dirname,
+  "../../../shared/test-vectors/fhir-r4-auditevent",
+);
 
 /** The nine official R4 AuditEvent examples, by their id. */
 export function officialExamples(): Record<string, Record<string, unknown>> {
