@@ -62,19 +62,37 @@ export function inclusionProof(leaves: readonly Buffer[], m: number): Buffer[] {
     : [...inclusionProof(leaves.slice(k), m - k), rootOf(leaves.slice(0, k))];
 }
 
-function subproof(m: number, leaves: readonly Buffer[], complete: boolean): Buffer[] {
-  const n = leaves.length;
-  if (m === n) return complete ? [] : [rootOf(leaves)];
-  const k = split(n);
-  return m <= k
-    ? [...subproof(m, leaves.slice(0, k), complete), rootOf(leaves.slice(k))]
-    : [...subproof(m - k, leaves.slice(k), false), rootOf(leaves.slice(0, k))];
+/** MTH(D[start:end]) of some tree: from its leaves, or from stored subtree hashes. */
+export type SubtreeHash = (start: number, end: number) => Buffer;
+
+/**
+ * PROOF(m, D[n]): the consistency proof from size m to size n (RFC 9162 §2.1.4.1), asking the
+ * accessor for O(log n) subtree hashes, so a stored tree needs no leaves in memory.
+ */
+export function consistencyProofFrom(subtreeHash: SubtreeHash, m: number, n: number): Buffer[] {
+  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m < 1 || m > n) {
+    throw new RangeError("size out of range");
+  }
+  // SUBPROOF unrolled: each step adds the sibling at its level; the deepest node comes first.
+  const nodes: Buffer[] = [];
+  let [start, end, rest, complete] = [0, n, m, true];
+  while (rest !== end - start) {
+    const k = split(end - start);
+    if (rest <= k) {
+      nodes.push(subtreeHash(start + k, end));
+      end = start + k;
+    } else {
+      nodes.push(subtreeHash(start, start + k));
+      [start, rest, complete] = [start + k, rest - k, false];
+    }
+  }
+  if (!complete) nodes.push(subtreeHash(start, end));
+  return nodes.reverse();
 }
 
 /** PROOF(m, D[n]): the consistency proof from size m to the whole list (RFC 6962 §2.1.2). */
 export function consistencyProof(leaves: readonly Buffer[], m: number): Buffer[] {
-  if (m < 1 || m > leaves.length) throw new RangeError("size out of range");
-  return subproof(m, leaves, true);
+  return consistencyProofFrom((s, e) => rootOf(leaves.slice(s, e)), m, leaves.length);
 }
 
 /** Verifies an inclusion proof (RFC 9162 §2.1.3.2). */

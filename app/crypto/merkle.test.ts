@@ -6,6 +6,7 @@ import {
   EMPTY_ROOT,
   Frontier,
   consistencyProof,
+  consistencyProofFrom,
   hashChildren,
   hashLeaf,
   inclusionProof,
@@ -175,6 +176,29 @@ describe("RFC 6962 test vectors", () => {
       }
     }
     expect(rejected).toBeGreaterThan(V.consistency_proofs.length * 5);
+  });
+});
+
+describe("consistencyProofFrom", () => {
+  it("reproduces every RFC vector from subtree hashes, asking only for ranges inside the new tree", () => {
+    for (const { size1: m, size2: n, proof } of V.consistency_proofs) {
+      const asked: [number, number][] = [];
+      const subtreeHash = (s: number, e: number) => {
+        asked.push([s, e]);
+        return rootOf(leaves.slice(s, e));
+      };
+      const got = consistencyProofFrom(subtreeHash, m, n);
+      expect(sameList(got, proof.map(hex)), `${m}->${n}`).toBe(true);
+      expect(asked.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(n)) + 1);
+      for (const [s, e] of asked) expect(0 <= s && s < e && e <= n, `${s}..${e}`).toBe(true);
+    }
+  });
+
+  it("refuses sizes that name no proof", () => {
+    const subtreeHash = () => EMPTY_ROOT;
+    expect(() => consistencyProofFrom(subtreeHash, 0, 4)).toThrow(RangeError);
+    expect(() => consistencyProofFrom(subtreeHash, 5, 4)).toThrow(RangeError);
+    expect(() => consistencyProofFrom(subtreeHash, 1.5, 4)).toThrow(RangeError);
   });
 });
 
