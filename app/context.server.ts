@@ -12,7 +12,7 @@ export type AppContext = {
 
 /** Builds the context once at start: keys are created or checked, and migrations are applied. */
 export function createAppContext(config: Config): AppContext & { keysCreated: boolean } {
-  const { keys, created } = loadOrCreateKeys(config.KEYS_DIR);
+  const { keys, created } = loadOrCreateKeys(config.KEYS_DIR, config.TRAIL_ORIGIN);
   const conn = getConnection(config.DATABASE_PATH);
   return { config, keys, conn, now: Date.now, keysCreated: created };
 }

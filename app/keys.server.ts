@@ -1,4 +1,5 @@
 import {
+  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -9,6 +10,7 @@ import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { sha256 } from "./crypto/hashing.server";
+import { SIG_ED25519 } from "./crypto/note";
 
 export type Keys = {
   signing: { privateKey: KeyObject; publicKey: KeyObject; keyId: string };
@@ -19,7 +21,12 @@ export type Keys = {
   sessionSecret: string;
   /** HMAC key for session rows, derived from the session secret: it never enters the database. */
   sessionMacKey: Buffer;
+  /** The Ed25519 key that signs the C2SP checkpoint notes; its name is the trail's origin. */
+  note: NoteKey;
 };
+
+/** The note key as note.ts reads it (`signerKey`), and the parts its verifier key is made of. */
+export type NoteKey = { signerKey: string; name: string; keyId: number; publicKey: Buffer };
 
 export const KEY_FILES = {
   signingPrivate: "signing-private.pem",
@@ -28,6 +35,9 @@ export const KEY_FILES = {
   blindIndex: "blind-index-hmac.key",
   session: "session.secret",
 } as const;
+
+/** Kept apart from KEY_FILES: it alone may be created beside existing keys (loadOrCreateKeys). */
+export const NOTE_KEY_FILE = "note-ed25519.key";
 
 /** Older public keys kept for verification after a rotation live here, one PEM per file. */
 export const RETIRED_KEYS_DIR = "retired";
@@ -93,6 +103,63 @@ function generateKeys(dir: string): void {
   writeSecret(dir, KEY_FILES.session, randomBytes(32).toString("base64url") + "\n");
 }
 
+// PKCS #8 wrapping of a 32-byte Ed25519 seed (RFC 8410). WebCrypto, which note.ts uses, has no
+// synchronous API, and the keys are made and checked synchronously at start: so the signer key is
+// encoded here with node:crypto, in the format note.ts's parseSignerKey reads (tested together).
+const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+function ed25519PublicKeyOf(seed: Buffer): Buffer {
+  const der = Buffer.concat([ED25519_PKCS8_PREFIX, seed]);
+  const privateKey = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+  return createPublicKey(privateKey).export({ type: "spki", format: "der" }).subarray(-32);
+}
+
+/** The C2SP key ID: SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4], big-endian. */
+function noteKeyIdOf(name: string, publicKey: Buffer): number {
+  const input = [Buffer.from(`${name}\n`), Buffer.of(SIG_ED25519), publicKey];
+  return input
+    .reduce((h, part) => h.update(part), createHash("sha256"))
+    .digest()
+    .readUInt32BE(0);
+}
+
+function noteSignerKey(name: string, seed: Buffer): string {
+  const keyId = noteKeyIdOf(name, ed25519PublicKeyOf(seed)).toString(16).padStart(8, "0");
+  const material = Buffer.concat([Buffer.of(SIG_ED25519), seed]).toString("base64");
+  return `PRIVATE+KEY+${name}+${keyId}+${material}`;
+}
+
+function generateNoteKey(dir: string, name: string): void {
+  if (name === "" || /[\s\u0085+\p{Cc}]/u.test(name)) {
+    throw new KeyError(`TRAIL_ORIGIN "${name}" cannot name a note key: no spaces or "+"`);
+  }
+  const pkcs8 = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "der" });
+  writeSecret(dir, NOTE_KEY_FILE, `${noteSignerKey(name, pkcs8.subarray(-32))}\n`);
+}
+
+function readNoteKey(dir: string, origin: string): NoteKey {
+  const file = path.join(dir, NOTE_KEY_FILE);
+  const signerKey = readKeyFile(dir, NOTE_KEY_FILE).toString("utf8").trim();
+  const [, name = "", , material = ""] =
+    /^PRIVATE\+KEY\+([^+]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(signerKey) ?? [];
+  const bytes = Buffer.from(material, "base64");
+  if (bytes.length !== 33 || bytes[0] !== SIG_ED25519) {
+    throw new KeyError(`Key file ${file} is corrupt: not an Ed25519 signer key`);
+  }
+  const seed = bytes.subarray(1);
+  if (noteSignerKey(name, seed) !== signerKey) {
+    throw new KeyError(`Key file ${file} is corrupt: its key hash does not match its key`);
+  }
+  if (name !== origin) {
+    throw new KeyError(
+      `Key file ${file} names the log "${name}", but TRAIL_ORIGIN is "${origin}": ` +
+        "a checkpoint's origin must be its note key's name.",
+    );
+  }
+  const publicKey = ed25519PublicKeyOf(seed);
+  return { signerKey, name, keyId: noteKeyIdOf(name, publicKey), publicKey };
+}
+
 /** Loads the public keys a verifier trusts: the current one and those in `retired/`. */
 export function loadTrustedPublicKeys(dir: string): Map<string, KeyObject> {
   const keys = new Map<string, KeyObject>();
@@ -117,8 +184,12 @@ export function loadTrustedPublicKeys(dir: string): Map<string, KeyObject> {
 /**
  * Loads the keys from `dir`, creating all of them when none exist yet. A partial set, or a
  * corrupt file, is an error: new keys would make the data sealed under the old ones unreadable.
+ * The note key, named `origin`, is the exception (see below).
  */
-export function loadOrCreateKeys(dir: string): {
+export function loadOrCreateKeys(
+  dir: string,
+  origin: string,
+): {
   keys: Keys;
   created: boolean;
 } {
@@ -136,6 +207,12 @@ export function loadOrCreateKeys(dir: string): {
         "because data sealed under the old keys would become unreadable.",
     );
   }
+
+  // A key folder older than the note key gets one. Nothing is sealed or stored under it (a note
+  // is signed on demand from the verified checkpoint), so a new one makes nothing unreadable; and
+  // a replaced note key gains an intruder nothing: every witness that pinned the old verifier key
+  // refuses notes signed by another.
+  if (!fs.existsSync(path.join(dir, NOTE_KEY_FILE))) generateNoteKey(dir, origin);
 
   const privatePath = path.join(dir, KEY_FILES.signingPrivate);
   let privateKey: KeyObject;
@@ -169,6 +246,7 @@ export function loadOrCreateKeys(dir: string): {
       sessionMacKey: Buffer.from(
         hkdfSync("sha256", sessionSecret, "", "ehr-audit-session-rows", 32),
       ),
+      note: readNoteKey(dir, origin),
     },
   };
 }

@@ -14,18 +14,23 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   KEY_FILES,
   KeyError,
+  NOTE_KEY_FILE,
   RETIRED_KEYS_DIR,
   keyIdOf,
   loadOrCreateKeys,
   loadTrustedPublicKeys,
   type Keys,
 } from "./keys.server";
+import { SIG_ED25519, formatVerifierKey, openNote, parseSignerKey, signNote } from "./crypto/note";
+
+const ORIGIN = "audit.example/trail";
 
 const SECRET_FILES = [
   KEY_FILES.signingPrivate,
   KEY_FILES.field,
   KEY_FILES.blindIndex,
   KEY_FILES.session,
+  NOTE_KEY_FILE,
 ];
 
 let templateRoot: string;
@@ -79,7 +84,7 @@ function spkiSha256(key: KeyObject): string {
 beforeAll(() => {
   templateRoot = fs.mkdtempSync(path.join(os.tmpdir(), "keys-template-"));
   templateDir = path.join(templateRoot, "keys");
-  const result = loadOrCreateKeys(templateDir);
+  const result = loadOrCreateKeys(templateDir, ORIGIN);
   expect(result.created).toBe(true);
   templateKeys = result.keys;
   otherPair = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -102,7 +107,7 @@ describe("loadOrCreateKeys: creating a new key set", () => {
     // The one other RSA-3072 generation in this file; its directory does not exist yet.
     root = fs.mkdtempSync(path.join(os.tmpdir(), "keys-create-"));
     dir = path.join(root, "nested", "keys");
-    result = loadOrCreateKeys(dir);
+    result = loadOrCreateKeys(dir, ORIGIN);
   });
 
   afterAll(() => {
@@ -111,7 +116,7 @@ describe("loadOrCreateKeys: creating a new key set", () => {
 
   it("reports that it created the keys and writes every file", () => {
     expect(result.created).toBe(true);
-    expect(fs.readdirSync(dir).sort()).toEqual(Object.values(KEY_FILES).sort());
+    expect(fs.readdirSync(dir).sort()).toEqual([...Object.values(KEY_FILES), NOTE_KEY_FILE].sort());
   });
 
   it("makes the secret files readable by the owner only", () => {
@@ -175,8 +180,8 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
   it("returns the same keys and does not rewrite any file", () => {
     const dir = copyOfTemplate();
     const before = snapshot(dir);
-    const first = loadOrCreateKeys(dir);
-    const second = loadOrCreateKeys(dir);
+    const first = loadOrCreateKeys(dir, ORIGIN);
+    const second = loadOrCreateKeys(dir, ORIGIN);
     for (const { created, keys } of [first, second]) {
       expect(created).toBe(false);
       expect(keys.signing.keyId).toBe(templateKeys.signing.keyId);
@@ -191,7 +196,7 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
 
   it("reloads the template directory itself without changing it", () => {
     const before = snapshot(templateDir);
-    const { created, keys } = loadOrCreateKeys(templateDir);
+    const { created, keys } = loadOrCreateKeys(templateDir, ORIGIN);
     expect(created).toBe(false);
     expect(keys.signing.keyId).toBe(templateKeys.signing.keyId);
     expect(snapshot(templateDir)).toEqual(before);
@@ -203,7 +208,7 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
       const dir = copyOfTemplate();
       fs.rmSync(path.join(dir, name));
       const before = snapshot(dir);
-      const error = keyErrorOf(() => loadOrCreateKeys(dir));
+      const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
       expect(error.message).toContain(name);
       expect(error.message).toContain("incomplete");
       // The other files are not named as missing.
@@ -218,10 +223,10 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
     const dir = copyOfTemplate();
     fs.rmSync(path.join(dir, KEY_FILES.field));
     fs.rmSync(path.join(dir, KEY_FILES.session));
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.field);
     expect(error.message).toContain(KEY_FILES.session);
-    expect(fs.readdirSync(dir).length).toBe(3);
+    expect(fs.readdirSync(dir).length).toBe(4);
   });
 
   it("refuses a corrupt private key", () => {
@@ -230,7 +235,7 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
       path.join(dir, KEY_FILES.signingPrivate),
       "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
     );
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.signingPrivate);
     expect(error.message).toContain("corrupt");
   });
@@ -242,7 +247,7 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
       path.join(dir, KEY_FILES.signingPrivate),
       privateKey.export({ type: "pkcs8", format: "pem" }),
     );
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.signingPrivate);
     expect(error.message).toContain("RSA");
   });
@@ -253,14 +258,14 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
     const pem = fs.readFileSync(file, "utf8");
     // Keep the PEM armour but damage the base64 body.
     fs.writeFileSync(file, pem.replace(/\n[A-Za-z0-9+/]{20}/, "\n!!!!"));
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.signingPublic);
   });
 
   it("refuses a public key file that is not a key at all", () => {
     const dir = copyOfTemplate();
     fs.writeFileSync(path.join(dir, KEY_FILES.signingPublic), "hello\n");
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.signingPublic);
     expect(error.message).toContain("corrupt");
   });
@@ -271,7 +276,7 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
       path.join(dir, KEY_FILES.signingPublic),
       otherPair.publicKey.export({ type: "spki", format: "pem" }),
     );
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain("not one key pair");
     expect(error.message).toContain(KEY_FILES.signingPublic);
     expect(error.message).toContain(KEY_FILES.signingPrivate);
@@ -284,7 +289,7 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
   ])("refuses %s field (AES) key", (_label, content) => {
     const dir = copyOfTemplate();
     fs.writeFileSync(path.join(dir, KEY_FILES.field), content + "\n");
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.field);
     expect(error.message).toContain("corrupt");
   });
@@ -292,14 +297,14 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
   it("refuses a blind-index key of the wrong length", () => {
     const dir = copyOfTemplate();
     fs.writeFileSync(path.join(dir, KEY_FILES.blindIndex), randomBytes(31).toString("base64"));
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.blindIndex);
   });
 
   it("refuses a session secret that is too short", () => {
     const dir = copyOfTemplate();
     fs.writeFileSync(path.join(dir, KEY_FILES.session), "short\n");
-    const error = keyErrorOf(() => loadOrCreateKeys(dir));
+    const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.session);
   });
 
@@ -307,8 +312,55 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
     const dir = copyOfTemplate();
     fs.writeFileSync(path.join(dir, KEY_FILES.field), "AAAA\n");
     const before = snapshot(dir);
-    keyErrorOf(() => loadOrCreateKeys(dir));
+    keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(snapshot(dir)).toEqual(before);
+  });
+});
+
+describe("the note key", () => {
+  it("is an Ed25519 signer key named by the origin, which note.ts reads and verifies", async () => {
+    const file = fs.readFileSync(path.join(templateDir, NOTE_KEY_FILE), "utf8");
+    const signer = await parseSignerKey(file.trim());
+    const { note } = templateKeys;
+    expect(note.signerKey).toBe(file.trim());
+    expect({ name: note.name, keyId: note.keyId }).toEqual({ name: ORIGIN, keyId: signer.keyId });
+    expect(note.publicKey.equals(signer.publicKey)).toBe(true);
+    const signed = await signNote("a checkpoint\n", [signer]);
+    expect((await openNote(signed, [{ ...note, type: SIG_ED25519 }])).text).toBe("a checkpoint\n");
+    expect(formatVerifierKey(signer)).toMatch(
+      /^audit\.example\/trail\+[0-9a-f]{8}\+A[A-Za-z0-9+/]{43}$/,
+    );
+  });
+
+  it("is created alone for a key folder that predates it, leaving the others as they were", () => {
+    const dir = copyOfTemplate();
+    fs.rmSync(path.join(dir, NOTE_KEY_FILE));
+    const before = snapshot(dir);
+    const { created, keys } = loadOrCreateKeys(dir, ORIGIN);
+    expect(created).toBe(false);
+    expect(keys.signing.keyId).toBe(templateKeys.signing.keyId);
+    expect(keys.note.publicKey.equals(templateKeys.note.publicKey)).toBe(false);
+    const after = snapshot(dir);
+    after.delete(NOTE_KEY_FILE);
+    expect(after).toEqual(before);
+    expect(fs.statSync(path.join(dir, NOTE_KEY_FILE)).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses a note key named for another log, or whose hash does not match", () => {
+    const dir = copyOfTemplate();
+    expect(keyErrorOf(() => loadOrCreateKeys(dir, "other-log")).message).toContain("TRAIL_ORIGIN");
+    const file = path.join(dir, NOTE_KEY_FILE);
+    const text = fs.readFileSync(file, "utf8");
+    fs.writeFileSync(file, text.replace(/\+([0-9a-f]{8})\+/, "+00000000+"));
+    expect(keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN)).message).toContain(NOTE_KEY_FILE);
+    fs.writeFileSync(file, "PRIVATE+KEY+x\n");
+    expect(keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN)).message).toContain("corrupt");
+  });
+
+  it("refuses to create a note key for an origin that cannot name one", () => {
+    const dir = copyOfTemplate();
+    fs.rmSync(path.join(dir, NOTE_KEY_FILE));
+    expect(keyErrorOf(() => loadOrCreateKeys(dir, "two words")).message).toContain("two words");
   });
 });
 
@@ -335,7 +387,7 @@ describe("retired public keys", () => {
 
   it("loadOrCreateKeys trusts retired keys but signs with the current one", () => {
     const { dir, retiredId } = withRetired();
-    const { keys } = loadOrCreateKeys(dir);
+    const { keys } = loadOrCreateKeys(dir, ORIGIN);
     expect(keys.signing.keyId).toBe(templateKeys.signing.keyId);
     expect(keys.trustedPublicKeys.size).toBe(2);
     expect(keys.trustedPublicKeys.has(retiredId)).toBe(true);

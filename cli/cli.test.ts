@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../app/config.server";
 import { KEY_FILES, loadOrCreateKeys } from "../app/keys.server";
 
 // These tests run the real command line in a child process, as an operator would: every call
@@ -109,7 +110,7 @@ let fixtureDb: string;
 beforeAll(() => {
   // RSA generation is slow: one key set for the whole file, created by the CLI's own key code.
   keysDir = fs.mkdtempSync(path.join(os.tmpdir(), "ehr-cli-keys-"));
-  loadOrCreateKeys(keysDir);
+  loadOrCreateKeys(keysDir, loadConfig(process.env).TRAIL_ORIGIN);
   fixtureDir = fs.mkdtempSync(path.join(os.tmpdir(), "ehr-cli-fixture-"));
   const file = writeNdjson(path.join(fixtureDir, "events.ndjson"), events(30));
   const result = runCli(["import", file, "--source", "fixture-ehr"], envFor(fixtureDir));

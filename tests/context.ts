@@ -31,7 +31,7 @@ export function makeTestContext(env: Record<string, string> = {}): TestContext {
     TRAIL_HEAD_PATH: path.join(dir, "trail-head.json"),
     ...env,
   });
-  const { keys } = loadOrCreateKeys(config.KEYS_DIR);
+  const { keys } = loadOrCreateKeys(config.KEYS_DIR, config.TRAIL_ORIGIN);
   const clock = { now: Date.UTC(2026, 10, 2, 9, 0, 0) };
   const ctx: TestContext = {
     config,
