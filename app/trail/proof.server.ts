@@ -1,5 +1,11 @@
 import type Database from "better-sqlite3";
-import { hashChildren, hashPrefixed, rootOf, verifyInclusion } from "../crypto/merkle.server";
+import {
+  consistencyProofFrom,
+  hashChildren,
+  hashPrefixed,
+  rootOf,
+  verifyInclusion,
+} from "../crypto/merkle.server";
 import { SQL_LEAF_WITH_PREFIX } from "./encoding.server";
 
 /** Subtrees of 2^6 = 64 leaves and more are stored in tree_nodes as they complete. */
@@ -89,4 +95,29 @@ export function proveInclusion(
     if (error instanceof ProofUnavailable) return { proof: [], verified: false };
     throw error;
   }
+}
+
+/**
+ * PROOF(from, D[to]) (RFC 9162 §2.1.4.1) from stored subtrees, in O(log n) reads. From size 0
+ * the proof is empty, as tlog-witness sends for a log's first checkpoint (RFC 9162 defines none).
+ */
+export function proveConsistency(sqlite: Database.Database, from: number, to: number): Buffer[] {
+  if (from === 0) return [];
+  const reader = new TreeReader(sqlite);
+  return consistencyProofFrom((start, end) => reader.subtreeHash(start, end), from, to);
+}
+
+export type RecordInclusion = InclusionCheck & { seq: number; leafHash: Buffer };
+
+/** The inclusion proof of the record `logId` in the tree of `size` leaves; null when not in it. */
+export function proveRecordInclusion(
+  sqlite: Database.Database,
+  logId: string,
+  size: number,
+  root: Buffer,
+): RecordInclusion | null {
+  const seq = sqlite.prepare("SELECT seq FROM audit_records WHERE log_id = ?").pluck().get(logId);
+  if (typeof seq !== "number" || seq > size) return null;
+  const [leafHash] = new TreeReader(sqlite).leafHashes(seq - 1, seq);
+  return { seq, leafHash: leafHash!, ...proveInclusion(sqlite, leafHash!, seq - 1, size, root) };
 }
