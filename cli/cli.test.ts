@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -7,14 +6,11 @@ import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../app/config.server";
 import { KEY_FILES, loadOrCreateKeys } from "../app/keys.server";
+import { CLI_TIMEOUT as TIMEOUT, runCli } from "../tests/cli";
 
 // These tests run the real command line in a child process, as an operator would: every call
 // costs a Node start (about a second), so each test makes as few calls as it can.
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const TIMEOUT = 60_000;
-
-type Result = { status: number | null; stdout: string; stderr: string };
 type Env = Record<string, string>;
 
 /** The environment of one test: its own database, tree head and outbox; the shared keys. */
@@ -25,17 +21,6 @@ function envFor(dir: string): Env {
     TRAIL_HEAD_PATH: path.join(dir, "trail-head.json"),
     OUTBOX_DIR: path.join(dir, "outbox"),
   };
-}
-
-function runCli(args: string[], env: Env): Result {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    encoding: "utf8",
-    timeout: TIMEOUT - 5_000,
-  });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 const ACTIONS = ["read", "update", "create", "print"];

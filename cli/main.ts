@@ -5,6 +5,7 @@ import { KeyError } from "../app/keys.server";
 import { createInvitation } from "../app/models/invitation.server";
 import { addSource, listSources, revokeSource, SourceError } from "../app/models/source.server";
 import { DEMO_LOGINS, seedDemo } from "../app/services/demo.server";
+import { checkpointCommand, vkeyCommand } from "./checkpoint-commands";
 import { importCommand, UsageError, verifyCommand } from "./trail-commands";
 import { trustCommand } from "./trust-commands";
 
@@ -40,6 +41,11 @@ Commands:
                       own newest checkpoint, remove session, source and invitation rows that
                       fail their checks, record the reset on the trail and mail the admins.
                       Refused while the records or checkpoints themselves fail verification.
+  checkpoint          Verify the database, then print its newest checkpoint as a C2SP signed
+                      note (c2sp.org/tlog-checkpoint), signed with the note key. Exit 1, with
+                      the findings, when the database does not verify.
+  vkey                Print the log's note verifier key (name+hash+base64), for witnesses
+                      and clients to pin.
   demo                Create the demo accounts and records in the configured database.
   help                Show this help.
 
@@ -139,6 +145,10 @@ export async function runCli(argv: string[]): Promise<number> {
         return await verifyCommand(rest);
       case "trust":
         return await trustCommand(context, rest);
+      case "checkpoint":
+        return await checkpointCommand(context, rest);
+      case "vkey":
+        return vkeyCommand(context, rest);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }
