@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
+import { NoteError, SIG_COSIGNATURE_V1, fromBase64 } from "./crypto/note";
 
 const boolean = z
   .enum(["true", "false", "1", "0"], {
@@ -59,6 +61,55 @@ const trustProxy = z.string().transform((value, check): false | number | string[
   return z.NEVER;
 });
 
+/**
+ * A witness's cosignature/v1 verifier key, checked as note.ts's parseVerifierKey does; the key
+ * hash is recomputed here with node:crypto because configuration is read synchronously.
+ */
+function witnessKeyProblem(vkey: string): string | null {
+  const [name = "", hash = "", ...rest] = vkey.split("+");
+  if (name === "" || /[\s\u0085\p{Cc}]/u.test(name)) return "has no valid key name";
+  if (!/^[0-9a-f]{8}$/.test(hash)) return "needs an 8-hex-digit key hash";
+  let material: Uint8Array;
+  try {
+    material = fromBase64(rest.join("+"));
+  } catch (error) {
+    if (error instanceof NoteError) return `has a key that is ${error.message}`;
+    throw error;
+  }
+  if (material[0] !== SIG_COSIGNATURE_V1 || material.length !== 33) {
+    return "is not a cosignature/v1 (type 0x04) Ed25519 key";
+  }
+  const id = createHash("sha256").update(`${name}\n`).update(material).digest().subarray(0, 4);
+  return id.toString("hex") === hash ? null : "has a key hash that does not match its key";
+}
+
+/** `VKEY@URL,…`: each witness's verifier key, then its base URL (http or https). */
+const witnesses = z.string().transform((value, check) => {
+  const list = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      // The key ends in base64, which has no "@"; a URL may have one (user@host).
+      const [, vkey = "", rawUrl = ""] =
+        /^(.+?\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+)@(.*)$/.exec(entry) ?? [];
+      const url = rawUrl.replace(/\/+$/, "");
+      const problem =
+        vkey === ""
+          ? "is not VKEY@URL"
+          : (witnessKeyProblem(vkey) ??
+            (URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)
+              ? null
+              : "has no http:// or https:// URL after the @"));
+      if (problem) check.addIssue({ code: "custom", message: `witness ${i + 1} ${problem}` });
+      return { vkey, url };
+    });
+  if (new Set(list.map((w) => w.vkey)).size !== list.length) {
+    check.addIssue({ code: "custom", message: "lists the same witness key twice" });
+  }
+  return list;
+});
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: wholeNumber("must be a port number")
@@ -83,11 +134,21 @@ const schema = z.object({
   TRAIL_ORIGIN: z.string().min(1).default("ehr-audit-trail"),
   /** Where the newest verified tree head is remembered; defaults to trail-head.json in KEYS_DIR. */
   TRAIL_HEAD_PATH: z.string().min(1).optional(),
+  WITNESSES: witnesses.default([]),
+  /** How many witnesses must cosign a checkpoint; all of them unless set. */
+  WITNESS_QUORUM: wholeNumber("must be a whole number")
+    .pipe(z.number().positive({ error: "must be greater than zero" }))
+    .optional(),
+  /** Seconds records may wait for a quorum of cosignatures before the admins hear of it. */
+  WITNESS_MAX_LAG: positiveInt(60),
 });
 
-export type Config = Omit<z.output<typeof schema>, "COOKIE_SECURE" | "TRAIL_HEAD_PATH"> & {
+type Parsed = z.output<typeof schema>;
+export type Config = Omit<Parsed, "COOKIE_SECURE" | "TRAIL_HEAD_PATH" | "WITNESS_QUORUM"> & {
   COOKIE_SECURE: boolean;
   TRAIL_HEAD_PATH: string;
+  /** 0 when no witnesses are configured: the trail runs unwitnessed. */
+  WITNESS_QUORUM: number;
 };
 
 export class ConfigError extends Error {
@@ -110,6 +171,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const c = result.data;
+  const listed = c.WITNESSES.length;
+  if (c.WITNESS_QUORUM !== undefined && c.WITNESS_QUORUM > listed) {
+    throw new ConfigError([
+      `WITNESS_QUORUM: must be at most the number of witnesses in WITNESSES (${listed})`,
+    ]);
+  }
   return {
     ...c,
     DATABASE_PATH: path.resolve(c.DATABASE_PATH),
@@ -117,5 +184,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     OUTBOX_DIR: path.resolve(c.OUTBOX_DIR),
     TRAIL_HEAD_PATH: path.resolve(c.TRAIL_HEAD_PATH ?? path.join(c.KEYS_DIR, "trail-head.json")),
     COOKIE_SECURE: c.COOKIE_SECURE ?? c.NODE_ENV === "production",
+    WITNESS_QUORUM: c.WITNESS_QUORUM ?? listed,
   };
 }

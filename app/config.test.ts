@@ -1,6 +1,13 @@
 import path from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError, loadConfig } from "./config.server";
+import {
+  SIG_COSIGNATURE_V1,
+  SIG_ED25519,
+  formatVerifierKey,
+  generateSigner,
+  type SignatureType,
+} from "./crypto/note";
 
 type Env = Record<string, string | undefined>;
 
@@ -244,5 +251,61 @@ describe("invalid values", () => {
 
   it("ignores variables it does not know", () => {
     expect(() => load({ PATH: "/usr/bin", SOMETHING_ELSE: "whatever" })).not.toThrow();
+  });
+});
+
+describe("WITNESSES, WITNESS_QUORUM and WITNESS_MAX_LAG", () => {
+  // Real cosignature/v1 keys, as `npm run witness -- vkey` prints them.
+  let a: string;
+  let b: string;
+  let logKey: string;
+  beforeAll(async () => {
+    const vkey = async (name: string, type: SignatureType) =>
+      formatVerifierKey((await generateSigner(name, type)).signer);
+    a = await vkey("witness-a", SIG_COSIGNATURE_V1);
+    b = await vkey("witness-b", SIG_COSIGNATURE_V1);
+    logKey = await vkey("some-log", SIG_ED25519);
+  });
+
+  it("runs unwitnessed by default, with a lag of 60 seconds", () => {
+    const config = load({});
+    expect(config.WITNESSES).toEqual([]);
+    expect(config.WITNESS_QUORUM).toBe(0);
+    expect(config.WITNESS_MAX_LAG).toBe(60);
+  });
+
+  it("reads VKEY@URL pairs, and the quorum defaults to all of them", () => {
+    const config = load({ WITNESSES: `${a}@http://127.0.0.1:7001/, ${b}@https://w.example/x` });
+    expect(config.WITNESSES).toEqual([
+      { vkey: a, url: "http://127.0.0.1:7001" },
+      { vkey: b, url: "https://w.example/x" },
+    ]);
+    expect(config.WITNESS_QUORUM).toBe(2);
+    const one = load({ WITNESSES: `${a}@http://a,${b}@http://b`, WITNESS_QUORUM: "1" });
+    expect(one.WITNESS_QUORUM).toBe(1);
+    expect(load({ WITNESS_MAX_LAG: "5" }).WITNESS_MAX_LAG).toBe(5);
+  });
+
+  it.each([
+    ["no URL", () => a, /witness 1 is not VKEY@URL/],
+    ["an ftp URL", () => `${a}@ftp://w`, /witness 1 has no http:\/\/ or https:\/\/ URL/],
+    ["a log key (type 0x01)", () => `${logKey}@http://w`, /is not a cosignature\/v1/],
+    ["a wrong key hash", () => `${a.replace(/\+[0-9a-f]{8}\+/, "+00000000+")}@http://w`, /hash/],
+    ["the same key twice", () => `${a}@http://a,${a}@http://b`, /same witness key twice/],
+  ])("refuses %s, naming WITNESSES", (_, value, message) => {
+    const error = configErrorOf({ WITNESSES: value() });
+    for (const problem of error.problems) expect(problem.startsWith("WITNESSES:")).toBe(true);
+    expect(error.message).toMatch(message);
+  });
+
+  it("refuses a quorum above the number of witnesses, or of zero", () => {
+    expect(configErrorOf({ WITNESSES: `${a}@http://a`, WITNESS_QUORUM: "2" }).message).toContain(
+      "WITNESS_QUORUM: must be at most the number of witnesses in WITNESSES (1)",
+    );
+    expect(configErrorOf({ WITNESS_QUORUM: "1" }).message).toContain("WITNESS_QUORUM");
+    expect(configErrorOf({ WITNESS_QUORUM: "0" }).message).toContain(
+      "WITNESS_QUORUM: must be greater than zero",
+    );
+    expect(configErrorOf({ WITNESS_MAX_LAG: "0" }).message).toContain("WITNESS_MAX_LAG");
   });
 });
