@@ -37,8 +37,7 @@ export function AccessChart({ perDay }: { perDay: Day[] }) {
         preserveAspectRatio="xMidYMid meet"
       >
         <title id="chart-title">
-          Accesses per day by action, {perDay[0]?.day} to {perDay[perDay.length - 1]?.day}: {total}{" "}
-          in all
+          {`Accesses per day by action, ${perDay[0]?.day} to ${perDay[perDay.length - 1]?.day}: ${total} in all`}
         </title>
         <line
           x1={pad.left}
