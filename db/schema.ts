@@ -180,3 +180,25 @@ export const incidents = sqliteTable("incidents", {
   notifiedAt: integer("notified_at"),
   delivery: text("delivery"),
 });
+
+/**
+ * Witnesses' cosignatures of the trail's checkpoints (c2sp.org/tlog-cosignature). A cosignature
+ * is self-authenticating: it is checked against the witness key configured in WITNESSES before
+ * it is stored and whenever it is read, so the row needs no MAC of its own. An edited or planted
+ * row is ignored; a deleted one only makes the trail send that checkpoint again.
+ */
+export const witnessCosignatures = sqliteTable(
+  "witness_cosignatures",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    keyName: text("key_name").notNull(),
+    keyId: integer("key_id").notNull(),
+    treeSize: integer("tree_size").notNull(),
+    rootHash: blob("root_hash", { mode: "buffer" }).notNull(),
+    /** POSIX seconds, as the witness signed it. */
+    timestamp: integer("timestamp").notNull(),
+    /** The signature line, `— name base64(key id ‖ timestamp ‖ signature)`, as C2SP appends it. */
+    signatureLine: text("signature_line").notNull(),
+  },
+  (t) => [uniqueIndex("witness_cosignatures_key_size").on(t.keyName, t.keyId, t.treeSize)],
+);

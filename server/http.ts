@@ -7,6 +7,7 @@ import type { ServerBuild } from "@remix-run/node";
 import express from "express";
 import type { Config } from "../app/config.server";
 import { createAppContext, type AppContext } from "../app/context.server";
+import { startWitnessing, type Witnessing } from "../app/trail/witnessing.server";
 import { requestGuards } from "./request-guards";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -77,6 +78,7 @@ export function createHttpApp(ctx: AppContext, build: ServerBuild): express.Expr
 
 export type RunningServer = {
   ctx: AppContext;
+  witnessing: Witnessing;
   server: Server;
   url: string;
   close: () => Promise<void>;
@@ -89,6 +91,7 @@ export async function startServer(
   const ctx = createAppContext(config);
   const build = (await import(pathToFileURL(BUILD_ENTRY).href)) as ServerBuild;
   const app = createHttpApp(ctx, build);
+  const witnessing = await startWitnessing(ctx);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once("error", reject);
@@ -100,14 +103,18 @@ export async function startServer(
     : config.HOST;
   return {
     ctx,
+    witnessing,
     server,
     keysCreated: ctx.keysCreated,
     url: `http://${host}:${port}`,
     close: () =>
       new Promise((resolve) => {
         server.close(() => {
-          ctx.conn.sqlite.close();
-          resolve();
+          // The witnesses' sender stops first: it writes cosignatures to the database.
+          void witnessing.stop().then(() => {
+            ctx.conn.sqlite.close();
+            resolve();
+          });
         });
         server.closeAllConnections();
       }),

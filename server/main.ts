@@ -18,6 +18,8 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<RunningServer> {
     // A full verification at start; later views re-verify whenever another process wrote the file.
     const status = await ensureTrailIntact(running.ctx);
     if (status.ok) {
+      // Catches the witnesses up with what other processes appended while none was running.
+      if (status.checkpoint) running.witnessing.offer(status.checkpoint);
       console.log(
         `Trail verified: ${status.records} records, checkpoint #${status.checkpoint?.number ?? 0}.`,
       );

@@ -3,6 +3,7 @@ import { fileIdOf } from "../../db/connection";
 import { incidents } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { fingerprintFindings, sendAlert, type Delivery } from "./alerts.server";
+import { notifyCheckpointCommitted } from "./checkpoint-events.server";
 import type { CheckpointBody } from "./encoding.server";
 import {
   verifyTrail,
@@ -50,6 +51,8 @@ export class TrailCompromisedError extends Error {
 }
 
 const states = new WeakMap<AppContext, GuardState>();
+/** Witnesses' refusals: no pass over the database can clear them, only a restart. */
+const witnessFindings = new WeakMap<AppContext, Finding[]>();
 
 function headStamp(ctx: AppContext): string {
   try {
@@ -93,7 +96,11 @@ export function verifyNow(
     remembered: previous?.trusted ?? null,
     onProgress: options.onProgress,
   });
-  const findings = [...trail.findings, ...checkSessionRows(ctx)];
+  const findings = [
+    ...trail.findings,
+    ...checkSessionRows(ctx),
+    ...(witnessFindings.get(ctx) ?? []),
+  ];
   const report = { ...trail, ok: findings.length === 0, findings };
   if (report.ok && report.checkpoint) writeHead(ctx.config.TRAIL_HEAD_PATH, report.checkpoint);
   states.set(ctx, {
@@ -231,6 +238,19 @@ export function noteOwnWrite(
   state.records = checkpoint.treeSize;
   writeHead(ctx.config.TRAIL_HEAD_PATH, checkpoint);
   state.headStamp = headStamp(ctx);
+  notifyCheckpointCommitted(ctx, checkpoint);
+}
+
+/**
+ * A witness refused a checkpoint for inconsistency with what it saw before: the trail is
+ * compromised (or forked) until an operator looks, so views and appends stop and the admins are
+ * mailed once. Never throws.
+ */
+export async function reportWitnessRefusal(ctx: AppContext, finding: Finding): Promise<void> {
+  const known = witnessFindings.get(ctx) ?? [];
+  if (known.some((f) => f.detail === finding.detail)) return;
+  witnessFindings.set(ctx, [...known, finding]);
+  await reportTamperedRow(ctx, "witness");
 }
 
 /**
