@@ -139,8 +139,26 @@ function checkForm(req: Request, res: ExpressResponse, next: NextFunction) {
  * of our own pages (403), and be a form (415) of at most FORM_BODY_LIMIT bytes (413) that parses
  * (400). Remix's own origin check runs only on document requests and answers 500.
  */
+/**
+ * Whether the request's URL can be built the way Remix builds it (protocol, Host, target). An
+ * absolute-form target ("POST http://host/login"), "*" or a malformed Host cannot, and would
+ * otherwise reach Remix and fail there with a 500.
+ */
+function addressable(req: Request): boolean {
+  if (!req.originalUrl.startsWith("/")) return false;
+  try {
+    new URL(`${req.protocol}://${req.get("Host")}${req.originalUrl}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function requestGuards(): RequestHandler {
   return (req, res, next) => {
+    if (!addressable(req)) {
+      return refuse(req, res, 400, "The request's target or Host header is not a valid address.");
+    }
     if (req.method === "GET" || req.method === "HEAD") return next();
     if (API_PATH.test(new URL(`http://localhost${req.originalUrl}`).pathname)) return next();
     if (!fromOwnPage(req)) {

@@ -148,3 +148,22 @@ describe("the form body", () => {
     expect(r.body).toContain("at most 64 KiB");
   });
 });
+
+describe("the request target", () => {
+  it.each([
+    ["an absolute-form target", "GET", "http://127.0.0.1/login", {}],
+    ["an absolute-form form post", "POST", "http://127.0.0.1/login", { "Content-Type": FORM }],
+    ["the asterisk target", "GET", "*", {}],
+    ["a Host with a space", "GET", "/login", { Host: "a b" }],
+    ["a Host with an unclosed bracket", "GET", "/login", { Host: "[::1" }],
+    ["a Host with a port out of range", "POST", "/login", { Host: "127.0.0.1:99999" }],
+  ])("%s gets 400, not a server error", async (_, method, path, headers) => {
+    const answer = await send("plain", { method, path, headers, body: [] });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain("not a valid address");
+  });
+
+  it("an ordinary target passes", async () => {
+    expect((await send("plain", { method: "GET", path: "/login", headers: {} })).status).toBe(200);
+  });
+});

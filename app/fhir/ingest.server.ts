@@ -1,6 +1,12 @@
 import { z } from "zod";
 import type { RecordInput } from "../trail/append.server";
-import { ACTIONS, FUTURE_ERROR, isInFuture } from "../trail/ingest.server";
+import {
+  ACTIONS,
+  BEFORE_EPOCH_ERROR,
+  FUTURE_ERROR,
+  isBeforeEpoch,
+  isInFuture,
+} from "../trail/ingest.server";
 import { canonicalResource } from "./canonical.server";
 import { ACTION_SYSTEM, CODE, SYSTEM, hasCode } from "./codes.server";
 import { fhirPath, type Issue } from "./outcome.server";
@@ -71,6 +77,11 @@ const auditEventSchema = z
 type Event = z.output<typeof auditEventSchema>;
 type Agent = Event["agent"][number];
 type Entity = Event["entity"][number];
+
+/** Patients one event may name: each becomes a record of its own, as BALP does. */
+export const MAX_PATIENTS = 100;
+/** What one event may make the trail store, the resource being kept with every record. */
+export const MAX_STORED_BYTES = 8 * 1024 * 1024;
 
 export type MappedEvent =
   { ok: true; inputs: Omit<RecordInput, "sourceId">[] } | { ok: false; issues: Issue[] };
@@ -180,6 +191,11 @@ export function fromAuditEvent(body: unknown): MappedEvent {
       });
     else if (id) patients.add(id);
   });
+  if (patients.size > MAX_PATIENTS)
+    issues.push({
+      path: "AuditEvent.entity",
+      message: `names ${patients.size} patients; at most ${MAX_PATIENTS} per event (send one event per group)`,
+    });
   if (patients.size === 0 && issues.length === 0)
     issues.push({
       path: "AuditEvent.entity",
@@ -213,11 +229,25 @@ export function fromAuditEvent(body: unknown): MappedEvent {
   const occurred = event.period?.start ?? event.recorded;
   if (isInFuture(Date.parse(occurred)))
     issues.push({ path: "AuditEvent.period.start", message: FUTURE_ERROR });
+  if (isBeforeEpoch(Date.parse(occurred)))
+    issues.push({ path: "AuditEvent.period.start", message: BEFORE_EPOCH_ERROR });
   if (issues.length || !action) return { ok: false, issues };
 
   const agent = event.agent[actor]!;
   const notes = event.entity.flatMap((e) => e.detail ?? []).find((d) => d.type === "notes");
   const extra = canonicalResource(body as Record<string, unknown>);
+  // Each record keeps the whole resource: bound what one request can make the trail store.
+  if (Buffer.byteLength(extra) * patients.size > MAX_STORED_BYTES) {
+    return {
+      ok: false,
+      issues: [
+        {
+          path: "AuditEvent",
+          message: `kept once per patient, this event would take more than ${MAX_STORED_BYTES / 1024 / 1024} MiB: send fewer patients or less detail per event`,
+        },
+      ],
+    };
+  }
   return {
     ok: true,
     inputs: [...patients].map((patientId) => ({

@@ -265,6 +265,9 @@ export function appendRecords(
   if (inputs.length === 0) return Promise.reject(new Error("nothing to append"));
   return serialized(ctx, async () => {
     const deadline = performance.now() + APPEND_DEADLINE_MS;
+    // First, outside the lease: a file an intruder edited (a trigger on the lease table, say)
+    // is a finding and a 503, not a failed write.
+    await assertTrailWritable(ctx, triggeredBy);
     for (;;) {
       const holder = await takeLease(ctx, deadline);
       try {

@@ -17,6 +17,13 @@ export function isInFuture(time: number, now = Date.now()): boolean {
   return time > now + CLOCK_SKEW_MS;
 }
 
+export const BEFORE_EPOCH_ERROR = "must be 1970-01-01 or later";
+
+/** Times are stored as unsigned milliseconds since 1970: no EHR access happened before. */
+export function isBeforeEpoch(time: number): boolean {
+  return !(time >= 0);
+}
+
 /** One audit event as sources send it (JSON API and NDJSON import alike). */
 export const eventSchema = z
   .object({
@@ -29,7 +36,8 @@ export const eventSchema = z
     }),
     occurred_at: z.iso
       .datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" })
-      .refine((v) => !isInFuture(Date.parse(v)), { error: FUTURE_ERROR }),
+      .refine((v) => !isInFuture(Date.parse(v)), { error: FUTURE_ERROR })
+      .refine((v) => !isBeforeEpoch(Date.parse(v)), { error: BEFORE_EPOCH_ERROR }),
     notes: z.string().max(4000).default(""),
   })
   .strict();

@@ -3,10 +3,11 @@
 // the record from its patient's view. A trigger planted in the file can do it to every new record.
 import { expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
-import { intrude, seedTrail } from "../../tests/trail";
+import { intrude, sampleRecord, seedTrail } from "../../tests/trail";
+import { appendRecords } from "./append.server";
 import { viewTrail } from "../services/trail-view.server";
 import { patient } from "../../tests/users";
-import { ensureTrailIntact } from "./guard.server";
+import { ensureTrailIntact, TrailCompromisedError } from "./guard.server";
 import { verifyTrail } from "./verify.server";
 
 async function trail(): Promise<{ ctx: TestContext; logIds: string[] }> {
@@ -67,4 +68,16 @@ test("a trigger planted in the file is a finding", async () => {
       detail: expect.stringContaining('"hide"'),
     }),
   ]);
+});
+
+test("a trigger that blocks the append lease makes appends refuse as compromised, not fail", async () => {
+  const { ctx } = await trail();
+  intrude(ctx, (db) =>
+    db.exec(
+      "CREATE TRIGGER block BEFORE INSERT ON append_lease BEGIN SELECT RAISE(ABORT, 'nope'); END",
+    ),
+  );
+  const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+  await expect(appendRecords(ctx, [sampleRecord(9)])).rejects.toBeInstanceOf(TrailCompromisedError);
+  warn.mockRestore();
 });
