@@ -23,7 +23,10 @@ export const registrationSchema = z
       .trim()
       .min(3, { error: "Use at least 3 characters." })
       .max(64, { error: "Use at most 64 characters." })
-      .regex(/^\S+$/, { error: "A username cannot contain spaces." }),
+      // No spaces, and no invisible format characters: "alice\u200b" must not pass for "alice".
+      .regex(/^[^\s\p{Cf}]+$/u, {
+        error: "A username cannot contain spaces or invisible characters.",
+      }),
     password: z
       .string()
       .refine((p) => codePoints(p) >= PASSWORD_MIN, {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import { describe, expect, test } from "vitest";
 import { makeTestContext } from "../../tests/context";
-import { createInvitation } from "../models/invitation.server";
+import { checkInvitation, createInvitation } from "../models/invitation.server";
 import { findUserForLogin, getUserById, UserRowTampered } from "../models/user.server";
 import { registerUser } from "./registration.server";
 
@@ -21,6 +21,19 @@ function form(overrides: Record<string, string> = {}) {
 }
 
 describe("registration with an invitation", () => {
+  test.each(["hquill\u200b", "h\u2060quill", "h quill"])(
+    "a username with a space or an invisible character (%j) is refused before the code is used",
+    async (username) => {
+      const ctx = makeTestContext();
+      const { code } = createInvitation(ctx, { role: "patient", patientId: "MRN-9" });
+      expect(await registerUser(ctx, form({ code, username }))).toEqual({
+        ok: false,
+        errors: { username: "A username cannot contain spaces or invisible characters." },
+      });
+      expect(checkInvitation(ctx, "patient", code)).toMatchObject({ ok: true });
+    },
+  );
+
   test("a patient code creates a patient bound to the code's patient ID", async () => {
     const ctx = makeTestContext();
     const { code } = createInvitation(ctx, {
