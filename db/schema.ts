@@ -195,6 +195,8 @@ export const witnessCosignatures = sqliteTable(
     keyId: integer("key_id").notNull(),
     treeSize: integer("tree_size").notNull(),
     rootHash: blob("root_hash", { mode: "buffer" }).notNull(),
+    /** Where to find this checkpoint in `checkpoints` (a row counts only if size and root match there). */
+    checkpointNumber: integer("checkpoint_number").notNull().default(0),
     /** POSIX seconds, as the witness signed it. */
     timestamp: integer("timestamp").notNull(),
     /** The signature line, `— name base64(key id ‖ timestamp ‖ signature)`, as C2SP appends it. */

@@ -8,7 +8,7 @@ import {
   type VerifierKey,
 } from "../crypto/note";
 import type { NewCosignature } from "../models/cosignature.server";
-import type { TreeHead } from "./checkpoint-note.server";
+import type { Witness } from "./verify.server";
 
 // One POST /add-checkpoint of c2sp.org/tlog-witness, and what its answer means for the trail.
 
@@ -58,7 +58,7 @@ export async function verifyCosignatureLines(
 /** Sends one checkpoint note to one witness and classifies the answer. */
 export async function submitCheckpoint(
   witness: ConfiguredWitness,
-  request: { oldSize: number; proof: readonly Buffer[]; note: string; head: TreeHead },
+  request: { oldSize: number; proof: readonly Buffer[]; note: string; head: Witness },
   stop: AbortSignal,
 ): Promise<Submission> {
   let response: Response;
@@ -85,6 +85,7 @@ export async function submitCheckpoint(
         keyId: witness.key.keyId,
         treeSize: request.head.treeSize,
         rootHash: request.head.rootHash,
+        checkpointNumber: request.head.number,
         timestamp: cosigned.timestamp,
         signatureLine: cosigned.line,
       },

@@ -2,6 +2,7 @@ import type { AppContext } from "../context.server";
 import { formatCheckpoint, type VerifierKey } from "../crypto/note";
 import { newestCosignatures, type CosignatureRow } from "../models/cosignature.server";
 import { mailAdmins } from "./alerts.server";
+import type { TreeHead } from "./checkpoint-note.server";
 import { alertLogPath, markAlerted, readAlerted } from "./witness.server";
 import { parseWitnesses, verifyCosignatureLines } from "./witness-client.server";
 
@@ -44,6 +45,8 @@ async function verifies(ctx: AppContext, row: CosignatureRow, key: VerifierKey):
   const id = `${key.name}+${key.keyId}\n${text}${row.signatureLine}`;
   if (verifiedRows.has(id)) return true;
   const ok = (await verifyCosignatureLines(text, row.signatureLine, key)) !== null;
+  // Only the newest few sizes are ever read: a small cache, emptied rather than grown.
+  if (verifiedRows.size >= 1024) verifiedRows.clear();
   if (ok) verifiedRows.add(id);
   return ok;
 }
@@ -57,26 +60,28 @@ export async function newestWitnessed(ctx: AppContext): Promise<WitnessedCheckpo
   const keys = await witnessKeys(ctx);
   const rows = newestCosignatures(ctx, keys, SIZES_SEARCHED);
   const checkpointAt = ctx.conn.sqlite.prepare(
-    "SELECT number, root_hash AS rootHash FROM checkpoints WHERE tree_size = ? ORDER BY number DESC LIMIT 1",
+    "SELECT tree_size AS treeSize, root_hash AS rootHash FROM checkpoints WHERE number = ?",
   );
+  const matches = (row: CosignatureRow) => {
+    const stored = checkpointAt.get(row.checkpointNumber) as TreeHead | undefined;
+    return stored?.treeSize === row.treeSize && stored.rootHash.equals(row.rootHash);
+  };
   let partial: WitnessedCheckpoint | null = null;
   for (const size of [...new Set(rows.map((r) => r.treeSize))]) {
-    const stored = checkpointAt.get(size) as { number: number; rootHash: Buffer } | undefined;
-    if (!stored) continue;
     const valid: CosignatureRow[] = [];
     for (const key of keys) {
       const row = rows.find(
         (r) => r.treeSize === size && r.keyName === key.name && r.keyId === key.keyId,
       );
-      if (row?.rootHash.equals(stored.rootHash) && (await verifies(ctx, row, key))) valid.push(row);
+      if (row && matches(row) && (await verifies(ctx, row, key))) valid.push(row);
     }
     if (valid.length === 0) continue;
     const times = valid.map((r) => r.timestamp).sort((a, b) => a - b);
     const quorum = ctx.config.WITNESS_QUORUM;
     const found = {
-      number: stored.number,
+      number: valid[0]!.checkpointNumber,
       treeSize: size,
-      rootHash: stored.rootHash,
+      rootHash: valid[0]!.rootHash,
       lines: valid.map((r) => r.signatureLine),
       quorumAt: valid.length >= quorum ? times[quorum - 1]! : null,
     };
@@ -107,11 +112,13 @@ export async function checkWitnessLag(ctx: AppContext): Promise<WitnessStatus | 
   if (WITNESSES.length === 0) return null;
   const witnessed = await newestWitnessed(ctx);
   const quorate = witnessed?.quorumAt != null ? witnessed : null;
+  // Checkpoint numbers and sizes grow together: a range of the primary key, not a scan.
   const waiting = ctx.conn.sqlite
     .prepare(
-      "SELECT number, created_at AS createdAt FROM checkpoints WHERE tree_size > ? ORDER BY number LIMIT 1",
+      "SELECT number, created_at AS createdAt FROM checkpoints WHERE number > ? AND tree_size > ? ORDER BY number LIMIT 1",
     )
-    .get(quorate?.treeSize ?? 0) as { number: number; createdAt: number } | undefined;
+    .get(quorate?.number ?? 0, quorate?.treeSize ?? 0) as
+    { number: number; createdAt: number } | undefined;
   const now = ctx.now();
   const lagging = !!waiting && now - waiting.createdAt > WITNESS_MAX_LAG * 1000;
   if (lagging) await mailLagOnce(ctx, waiting.number, quorate?.number ?? null);

@@ -1,0 +1,1 @@
+ALTER TABLE `witness_cosignatures` ADD `checkpoint_number` integer DEFAULT 0 NOT NULL;
