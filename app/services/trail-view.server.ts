@@ -5,6 +5,7 @@ import { openRecordPage, type AuditRecordView, type RecordFilters } from "../mod
 import type { User } from "../models/user.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { TrailCompromisedError } from "../trail/guard.server";
+import { checkWitnessLag, type WitnessStatus } from "../trail/witness-status.server";
 import { readVerified } from "./verified-read.server";
 
 export const PAGE_SIZE = 50;
@@ -18,6 +19,8 @@ export type VerifiedStatus = {
   checkpointNumber: number;
   signedAt: string | null;
   keyId: string | null;
+  /** Null when no witnesses are configured (WITNESSES). */
+  witnesses: WitnessStatus | null;
 };
 
 export type TrailView =
@@ -143,6 +146,7 @@ export async function viewTrail(
       checkpointNumber: checkpoint?.number ?? 0,
       signedAt: checkpoint ? new Date(checkpoint.createdAt).toISOString() : null,
       keyId: checkpoint?.keyId ?? null,
+      witnesses: await checkWitnessLag(ctx),
     },
   };
 }

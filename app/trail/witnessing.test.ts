@@ -1,12 +1,17 @@
 import fs from "node:fs";
+import { createElement } from "react";
+import { renderToStaticMarkup } from "react-dom/server";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { seedTrail } from "../../tests/trail";
+import { auditor } from "../../tests/users";
 import { startWitness, type WitnessProcess } from "../../tests/witnesses";
+import { VerifiedLine } from "../components/verified-line";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../crypto/note";
 import { lastCosignedSize } from "../models/cosignature.server";
 import { loader as checkpointRoute } from "../routes/checkpoint";
+import { viewTrail } from "../services/trail-view.server";
 import { noteVerifierKey } from "./checkpoint-note.server";
 import { ensureTrailIntact } from "./guard.server";
 import { checkWitnessLag } from "./witness-status.server";
@@ -42,6 +47,13 @@ afterEach(async () => {
 const keysOf = () => Promise.all(witnesses.map((w) => parseVerifierKey(w.vkey)));
 const cosignedSizes = async () => (await keysOf()).map((key) => lastCosignedSize(ctx, key));
 
+/** The status line an auditor's view of the trail shows. */
+async function statusLine(): Promise<string> {
+  const view = await viewTrail(ctx, auditor);
+  if (!view.ok) throw new Error("the view was withheld");
+  return renderToStaticMarkup(createElement(VerifiedLine, { status: view.status }));
+}
+
 async function getCheckpoint(): Promise<string> {
   const request = new Request("http://localhost/checkpoint");
   const context = { app: ctx, cspNonce: "", clientAddress: "127.0.0.1" };
@@ -66,6 +78,7 @@ describe("with two witnesses", () => {
     const status = await checkWitnessLag(ctx);
     expect(status).toMatchObject({ witnesses: 2, cosigners: 2, checkpointNumber: 3 });
     expect(status?.lagging).toBe(false);
+    expect(await statusLine()).toMatch(/witnessed by 2 of 2, checkpoint #3, \d+ seconds ago/);
   });
 
   it("brings a witness restored from a stale backup up to date with a consistency proof", async () => {
@@ -144,6 +157,9 @@ describe("with a witness down", () => {
     ctx.clock.now += 3_000;
     await seedTrail(ctx, 4, 4);
     expect(await checkWitnessLag(ctx)).toMatchObject({ lagging: true, secondsAgo: null });
+    expect(await statusLine()).toContain(
+      "not yet witnessed: the newest records are still waiting for the witnesses&#x27; cosignatures",
+    );
     const [mail] = await mailbox.received(1);
     expect(mail!.subject).toMatch(/not yet witnessed/);
     expect(mail!.text).toMatch(/Checkpoint #1 and later have waited more than 2 seconds/);
