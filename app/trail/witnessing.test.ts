@@ -4,7 +4,7 @@ import { renderToStaticMarkup } from "react-dom/server";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { openMailbox, type Mailbox } from "../../tests/mailbox";
-import { seedTrail } from "../../tests/trail";
+import { intrude, seedTrail } from "../../tests/trail";
 import { auditor } from "../../tests/users";
 import { startWitness, type WitnessProcess } from "../../tests/witnesses";
 import { VerifiedLine } from "../components/verified-line";
@@ -44,6 +44,7 @@ afterEach(async () => {
   await mailbox.close();
 });
 
+const witnessName = (i: number) => witnesses[i]!.vkey.split("+")[0];
 const keysOf = () => Promise.all(witnesses.map((w) => parseVerifierKey(w.vkey)));
 const cosignedSizes = async () => (await keysOf()).map((key) => lastCosignedSize(ctx, key));
 
@@ -79,6 +80,16 @@ describe("with two witnesses", () => {
     expect(status).toMatchObject({ witnesses: 2, cosigners: 2, checkpointNumber: 3 });
     expect(status?.lagging).toBe(false);
     expect(await statusLine()).toMatch(/witnessed by 2 of 2, checkpoint #3, \d+ seconds ago/);
+
+    // A row edited in the database (one witness's line passed off as the other's) counts for nothing.
+    intrude(ctx, (db) =>
+      db
+        .prepare(
+          "UPDATE witness_cosignatures SET signature_line = (SELECT signature_line FROM witness_cosignatures WHERE key_name = ? LIMIT 1) WHERE key_name = ?",
+        )
+        .run(witnessName(0), witnessName(1)),
+    );
+    expect(await checkWitnessLag(ctx)).toMatchObject({ cosigners: 1, secondsAgo: null });
   });
 
   it("brings a witness restored from a stale backup up to date with a consistency proof", async () => {
@@ -153,6 +164,10 @@ describe("with a witness down", () => {
     expect((await ensureTrailIntact(ctx)).ok).toBe(true);
     await vi.waitFor(async () => expect(await cosignedSizes()).toEqual([8, 0]));
     expect(await checkWitnessLag(ctx)).toMatchObject({ cosigners: 1, lagging: false });
+    // No quorum yet: the newest verified checkpoint, with the one cosignature it has.
+    const logKey = await parseVerifierKey(noteVerifierKey(ctx.keys));
+    const opened = await openNote(await getCheckpoint(), [logKey, ...(await keysOf())]);
+    expect(opened.verified.map((v) => v.key.name)).toEqual([logKey.name, witnessName(0)]);
 
     ctx.clock.now += 3_000;
     await seedTrail(ctx, 4, 4);
