@@ -27,11 +27,12 @@ const running = new Set<ChildProcess>();
 const dirs: string[] = [];
 
 afterEach(async () => {
-  await Promise.all([...running].map(kill));
+  await Promise.all([...running].map(killWitness));
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function kill(child: ChildProcess) {
+/** Stops a witness process at once (SIGKILL), as a crash would. */
+export async function killWitness(child: ChildProcess) {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGKILL");
@@ -40,7 +41,8 @@ async function kill(child: ChildProcess) {
   running.delete(child);
 }
 
-async function serve(dir: string, port: number) {
+/** Runs `witness serve` on `dir`; resolves once it prints its verifier key and URL. */
+export async function serveWitness(dir: string, port = 0) {
   const child = spawn(
     process.execPath,
     [...witnessArgs, "serve", "--data", dir, "--port", String(port), "--host", "127.0.0.1"],
@@ -70,7 +72,7 @@ export async function startWitness(origin: string, logVkey: string): Promise<Wit
     { cwd: repo, encoding: "utf8" },
   );
   if (trust.status !== 0) throw new Error(`witness trust failed: ${trust.stderr}`);
-  const first = await serve(dir, 0);
+  const first = await serveWitness(dir, 0);
   const { vkey, url } = first;
   let child = first.child;
   const port = Number(new URL(url).port);
@@ -80,10 +82,10 @@ export async function startWitness(origin: string, logVkey: string): Promise<Wit
     url,
     port,
     entry: `${vkey}@${url}`,
-    stop: () => kill(child),
+    stop: () => killWitness(child),
     restart: async () => {
-      await kill(child);
-      ({ child } = await serve(dir, port));
+      await killWitness(child);
+      ({ child } = await serveWitness(dir, port));
     },
   };
   return witness;

@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { killWitness, serveWitness } from "../tests/witnesses";
 import { createTestLog } from "./test-log";
 
 // The witness as other tools run it: a separate process, killed with SIGKILL between requests.
@@ -11,48 +12,19 @@ import { createTestLog } from "./test-log";
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const witnessArgs = ["--import", "tsx", "witness/main.ts"];
 let dir: string;
-const running = new Set<ChildProcess>();
 
 const cli = (...args: string[]) =>
   spawnSync(process.execPath, [...witnessArgs, ...args], { cwd: repo, encoding: "utf8" });
-
-/** Starts `serve` on a free port and resolves with its URL once it listens. */
-async function start(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [...witnessArgs, "serve", "--data", dir, "--port", "0", "--host", "127.0.0.1"],
-    { cwd: repo, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  running.add(child);
-  let out = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /^url (http:\/\/\S+)$/m.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`witness exited with ${code}: ${out}`)));
-  });
-  return { url, child };
-}
-
-async function kill9(child: ChildProcess) {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-  }
-  running.delete(child);
-}
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "witness-process-"));
 });
 
-afterEach(async () => {
-  await Promise.all([...running].map(kill9));
+afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+const start = () => serveWitness(dir);
 
 const post = async (url: string, body: string) => {
   const response = await fetch(`${url}/add-checkpoint`, { method: "POST", body });
@@ -88,7 +60,7 @@ describe("the witness process", () => {
       let { url, child } = await start();
       const answer = await post(url, await log.body(old, size));
       expect(answer.status, answer.text).toBe(200);
-      await kill9(child);
+      await killWitness(child);
 
       ({ url, child } = await start());
       // A fork at the cosigned size, from either old size, and a step back are all refused.
@@ -99,7 +71,7 @@ describe("the witness process", () => {
       });
       expect((await post(url, await log.body(size, size, { leaves: fork }))).status).toBe(409);
       expect((await post(url, await log.body(old, old || 1))).status).toBe(409);
-      await kill9(child);
+      await killWitness(child);
     }
     expect(await post((await start()).url, await log.body(12, 12))).toMatchObject({ status: 200 });
   });
@@ -111,7 +83,7 @@ describe("the witness process", () => {
     expect((await post(url, await log.body(0, 8))).status).toBe(200);
     const inFlight = post(url, await log.body(8, 24)).catch(() => null);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    await kill9(child);
+    await killWitness(child);
     await inFlight;
 
     ({ url, child } = await start());
@@ -123,6 +95,6 @@ describe("the witness process", () => {
     expect((await post(url, await log.body(size, size))).status).toBe(200);
     expect((await post(url, await log.body(size, size, { leaves: log.fork(7) }))).status).toBe(409);
     expect((await post(url, await log.body(size, 32))).status).toBe(200);
-    await kill9(child);
+    await killWitness(child);
   });
 });
