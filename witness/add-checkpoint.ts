@@ -71,6 +71,7 @@ export async function addCheckpoint(
   }
   if (oldSize > checkpoint.size) return text(400, "old size above the checkpoint's size");
   const root = Buffer.from(checkpoint.rootHash);
+  const timestamp = Math.floor(Date.now() / 1000);
 
   const decision = state.advance<Reply>(checkpoint.origin, (current) => {
     if (oldSize !== current.size) return { refuse: conflict(current.size) };
@@ -83,8 +84,27 @@ export async function addCheckpoint(
     } else if (!verifyConsistency(oldSize, checkpoint.size, proof, known, root)) {
       return { refuse: text(422, "the consistency proof does not verify") };
     }
-    return { store: { size: checkpoint.size, root, note: noteText } };
+    return { store: { size: checkpoint.size, root, note: noteText, timestamp } };
   });
   if ("refuse" in decision) return decision.refuse;
-  return { status: 200, body: formatSignatureLine(await signText(note.text, witness)) };
+  return { status: 200, body: formatSignatureLine(await signText(note.text, witness, timestamp)) };
+}
+
+/**
+ * GET /checkpoint?origin=ORIGIN: the newest checkpoint this witness cosigned for the log, as the
+ * log sent it with the witness's cosignature line added, so anyone can check that a trail still
+ * extends it (204 when nothing is cosigned yet, 404 for an unknown origin).
+ */
+export async function latestCheckpoint(
+  state: WitnessState,
+  witness: NoteSigner,
+  origin: string | null,
+): Promise<Reply> {
+  if (!origin) return text(400, "give ?origin=");
+  const cosigned = state.cosigned(origin);
+  if (cosigned === undefined) return text(404, `unknown origin ${origin}`);
+  if (cosigned === null) return { status: 204, body: "" };
+  const { text: checkpointText } = parseNote(cosigned.note);
+  const line = formatSignatureLine(await signText(checkpointText, witness, cosigned.timestamp));
+  return { status: 200, body: cosigned.note + line };
 }

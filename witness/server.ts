@@ -1,6 +1,6 @@
 import http from "node:http";
 import { NoteError, decodeNoteText, type NoteSigner } from "../app/crypto/note";
-import { addCheckpoint, type Reply } from "./add-checkpoint";
+import { addCheckpoint, latestCheckpoint, type Reply } from "./add-checkpoint";
 import type { WitnessState } from "./state";
 
 /** 63 proof lines and a checkpoint with a few dozen signatures fit with room to spare. */
@@ -22,7 +22,11 @@ async function answer(
   state: WitnessState,
   witness: NoteSigner,
 ): Promise<Reply & { allow?: string }> {
-  const { pathname } = new URL(request.url ?? "/", "http://witness");
+  const { pathname, searchParams } = new URL(request.url ?? "/", "http://witness");
+  if (pathname === "/checkpoint") {
+    if (request.method !== "GET") return { status: 405, body: "GET only\n", allow: "GET" };
+    return latestCheckpoint(state, witness, searchParams.get("origin"));
+  }
   if (pathname !== "/add-checkpoint") return { status: 404, body: "no such endpoint\n" };
   if (request.method !== "POST") return { status: 405, body: "POST only\n", allow: "POST" };
   const bytes = await readBody(request);
@@ -35,7 +39,10 @@ async function answer(
   }
 }
 
-/** The witness's HTTP interface: POST /add-checkpoint (c2sp.org/tlog-witness). */
+/**
+ * The witness's HTTP interface: POST /add-checkpoint (c2sp.org/tlog-witness), and GET /checkpoint
+ * for the newest checkpoint it cosigned (not in the spec: a read for clients that check a log).
+ */
 export function createWitnessServer(state: WitnessState, witness: NoteSigner): http.Server {
   return http.createServer((request, response) => {
     answer(request, state, witness).then(

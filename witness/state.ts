@@ -17,7 +17,11 @@ export type LogState = {
   root: Buffer | null;
 };
 
-export type Decision<R> = { store: { size: number; root: Buffer; note: string } } | { refuse: R };
+export type Decision<R> =
+  { store: { size: number; root: Buffer; note: string; timestamp: number } } | { refuse: R };
+
+/** The newest checkpoint the witness cosigned for a log: the note as the log sent it, and when. */
+export type Cosigned = { note: string; timestamp: number };
 
 // One migration per entry, applied in order and counted by PRAGMA user_version.
 const MIGRATIONS = [
@@ -33,6 +37,9 @@ const MIGRATIONS = [
    CREATE TRIGGER logs_never_backwards BEFORE UPDATE OF size, root ON logs
    WHEN NEW.size < OLD.size OR (NEW.size = OLD.size AND OLD.root IS NOT NULL AND NEW.root IS NOT OLD.root)
    BEGIN SELECT RAISE(ABORT, 'a witness never goes backwards'); END;`,
+  // The cosignature's own timestamp (POSIX seconds): with it, GET /checkpoint signs the stored
+  // note again and, Ed25519 being deterministic, serves the very cosignature the log received.
+  `ALTER TABLE logs ADD COLUMN cosigned_time INTEGER;`,
 ];
 
 export class WitnessState {
@@ -79,16 +86,27 @@ export class WitnessState {
         if (!current) throw new Error(`unknown origin ${origin}`);
         const decision = decide(current);
         if ("store" in decision) {
-          const { size, root, note } = decision.store;
+          const { size, root, note, timestamp } = decision.store;
           this.db
             .prepare(
-              "UPDATE logs SET size = ?, root = ?, checkpoint = ?, cosigned_at = ? WHERE origin = ?",
+              "UPDATE logs SET size = ?, root = ?, checkpoint = ?, cosigned_at = ?, cosigned_time = ? WHERE origin = ?",
             )
-            .run(size, root, note, Date.now(), origin);
+            .run(size, root, note, Date.now(), timestamp, origin);
         }
         return decision;
       })
       .immediate();
+  }
+
+  /** The newest checkpoint cosigned for `origin`; null when none was, undefined for an unknown origin. */
+  cosigned(origin: string): Cosigned | null | undefined {
+    const row = this.db
+      .prepare("SELECT checkpoint AS note, cosigned_time AS timestamp FROM logs WHERE origin = ?")
+      .get(origin) as { note: string | null; timestamp: number | null } | undefined;
+    if (!row) return undefined;
+    return row.note !== null && row.timestamp !== null
+      ? { note: row.note, timestamp: row.timestamp }
+      : null;
   }
 
   close(): void {

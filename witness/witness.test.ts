@@ -131,8 +131,35 @@ describe("POST /add-checkpoint", () => {
   });
 
   it("answers 404 for other paths and 405 for other methods", async () => {
-    expect((await post("x", "/checkpoint")).status).toBe(404);
+    expect((await post("x", "/elsewhere")).status).toBe(404);
     expect((await fetch(`${url}/add-checkpoint`)).status).toBe(405);
+    expect((await post("x", `/checkpoint?origin=${log.origin}`)).status).toBe(405);
+  });
+});
+
+describe("GET /checkpoint", () => {
+  const latest = async (origin: string | null) => {
+    const query = origin === null ? "" : `?origin=${encodeURIComponent(origin)}`;
+    const response = await fetch(`${url}/checkpoint${query}`);
+    return { status: response.status, text: await response.text() };
+  };
+
+  it("serves the newest cosigned checkpoint with the very cosignature the log received", async () => {
+    expect(await latest(log.origin)).toEqual({ status: 204, text: "" });
+    await post(await log.body(0, 5));
+    const answer = await post(await log.body(5, 9));
+    const served = await latest(log.origin);
+    expect(served.status).toBe(200);
+    expect(served.text).toBe((await log.checkpoint(9)) + answer.text);
+    const witnessKey = await parseVerifierKey(formatVerifierKey(witness));
+    const logKey = await parseVerifierKey(log.vkey);
+    const { verified } = await openNote(served.text, [witnessKey, logKey]);
+    expect(verified.map((v) => v.key.type).sort()).toEqual([SIG_ED25519, 0x04]);
+  });
+
+  it("answers 404 for an unknown origin and 400 without one", async () => {
+    expect((await latest("example.com/nobody")).status).toBe(404);
+    expect((await latest(null)).status).toBe(400);
   });
 });
 
