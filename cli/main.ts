@@ -41,9 +41,11 @@ Commands:
                       own newest checkpoint, remove session, source and invitation rows that
                       fail their checks, record the reset on the trail and mail the admins.
                       Refused while the records or checkpoints themselves fail verification.
-  checkpoint          Verify the database, then print its newest checkpoint as a C2SP signed
+  checkpoint [--mail] Verify the database, then print its newest checkpoint as a C2SP signed
                       note (c2sp.org/tlog-checkpoint), signed with the note key. Exit 1, with
-                      the findings, when the database does not verify.
+                      the findings, when the database does not verify. --mail instead mails the
+                      admins the anchor: the note GET /checkpoint serves, with the witnesses'
+                      cosignatures (the server also mails it once a day).
   vkey                Print the log's note verifier key (name+hash+base64), for witnesses
                       and clients to pin.
   demo                Create the demo accounts and records in the configured database.

@@ -7,6 +7,7 @@ import type { ServerBuild } from "@remix-run/node";
 import express from "express";
 import type { Config } from "../app/config.server";
 import { createAppContext, type AppContext } from "../app/context.server";
+import { startDailyAnchor } from "../app/trail/anchor-mail.server";
 import { startWitnessing, type Witnessing } from "../app/trail/witnessing.server";
 import { requestGuards } from "./request-guards";
 
@@ -96,6 +97,7 @@ export async function startServer(
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once("error", reject);
   });
+  const stopDailyAnchor = startDailyAnchor(ctx);
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const host = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(config.HOST)
@@ -110,8 +112,8 @@ export async function startServer(
     close: () =>
       new Promise((resolve) => {
         server.close(() => {
-          // The witnesses' sender stops first: it writes cosignatures to the database.
-          void witnessing.stop().then(() => {
+          // The witnesses' sender and the daily anchor stop first: they use the database.
+          void Promise.all([witnessing.stop(), stopDailyAnchor()]).then(() => {
             ctx.conn.sqlite.close();
             resolve();
           });

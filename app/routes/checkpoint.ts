@@ -1,6 +1,6 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { checkpointNote, verifiedHead } from "~/trail/checkpoint-note.server";
-import { newestWitnessed } from "~/trail/witness-status.server";
+import { ensureTrailIntact } from "~/trail/guard.server";
+import { publishedCheckpoint } from "~/trail/witness-status.server";
 
 const TEXT = { "Content-Type": "text/plain; charset=utf-8" };
 
@@ -12,18 +12,13 @@ const TEXT = { "Content-Type": "text/plain; charset=utf-8" };
  */
 export async function loader({ context }: LoaderFunctionArgs) {
   const ctx = context.app;
-  const verified = await verifiedHead(ctx);
-  if (!verified.ok) {
+  const status = await ensureTrailIntact(ctx, { viewerId: null });
+  if (!status.ok) {
     return new Response("The trail failed verification; no checkpoint is served.\n", {
       status: 503,
       headers: TEXT,
     });
   }
-  const witnessed = ctx.config.WITNESSES.length > 0 ? await newestWitnessed(ctx) : null;
-  const head =
-    witnessed && (witnessed.quorumAt !== null || witnessed.treeSize === verified.head.treeSize)
-      ? witnessed
-      : verified.head;
-  const lines = head === witnessed ? witnessed.lines : [];
-  return new Response((await checkpointNote(ctx, head)) + lines.join(""), { headers: TEXT });
+  const published = await publishedCheckpoint(ctx, status.checkpoint);
+  return new Response(published.note, { headers: TEXT });
 }

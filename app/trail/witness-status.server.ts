@@ -2,7 +2,8 @@ import type { AppContext } from "../context.server";
 import { formatCheckpoint, type VerifierKey } from "../crypto/note";
 import { newestCosignatures, type CosignatureRow } from "../models/cosignature.server";
 import { mailAdmins } from "./alerts.server";
-import type { TreeHead } from "./checkpoint-note.server";
+import { checkpointNote, headOf, type TreeHead } from "./checkpoint-note.server";
+import type { CheckpointInfo } from "./verify.server";
 import { alertLogPath, markAlerted, readAlerted } from "./witness.server";
 import { parseWitnesses, verifyCosignatureLines } from "./witness-client.server";
 
@@ -89,6 +90,51 @@ export async function newestWitnessed(ctx: AppContext): Promise<WitnessedCheckpo
     partial ??= found;
   }
   return partial;
+}
+
+export type PublishedCheckpoint = {
+  /** Null for a trail with no checkpoint yet (the empty tree). */
+  number: number | null;
+  treeSize: number;
+  rootHash: Buffer;
+  /** The C2SP signed note: the log's signature, then the witnesses' cosignature lines. */
+  note: string;
+  /** Witnesses whose verified cosignature the note carries, of `witnesses` configured. */
+  cosigners: number;
+  witnesses: number;
+  quorum: number;
+  /** A quorum cosigned it (always false without witnesses). */
+  quorate: boolean;
+};
+
+/**
+ * What GET /checkpoint serves for the newest verified checkpoint `verified`: the newest
+ * checkpoint a quorum cosigned, with their lines; until one exists, `verified` with whatever
+ * cosignatures it already has. The caller has verified the trail.
+ */
+export async function publishedCheckpoint(
+  ctx: AppContext,
+  verified: CheckpointInfo | null,
+): Promise<PublishedCheckpoint> {
+  const { WITNESSES, WITNESS_QUORUM } = ctx.config;
+  const head = headOf(verified);
+  const witnessed = WITNESSES.length > 0 ? await newestWitnessed(ctx) : null;
+  const chosen =
+    witnessed && (witnessed.quorumAt !== null || witnessed.treeSize === head.treeSize)
+      ? witnessed
+      : null;
+  const lines = chosen?.lines ?? [];
+  const served = chosen ?? { ...head, number: verified?.number ?? null };
+  return {
+    number: served.number,
+    treeSize: served.treeSize,
+    rootHash: served.rootHash,
+    note: (await checkpointNote(ctx, served)) + lines.join(""),
+    cosigners: lines.length,
+    witnesses: WITNESSES.length,
+    quorum: WITNESS_QUORUM,
+    quorate: WITNESSES.length > 0 && chosen?.quorumAt != null,
+  };
 }
 
 export type WitnessStatus = {
