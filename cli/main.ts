@@ -6,7 +6,8 @@ import { createInvitation } from "../app/models/invitation.server";
 import { addSource, listSources, revokeSource, SourceError } from "../app/models/source.server";
 import { DEMO_LOGINS, seedDemo } from "../app/services/demo.server";
 import { checkpointCommand, vkeyCommand } from "./checkpoint-commands";
-import { importCommand, UsageError, verifyCommand } from "./trail-commands";
+import { importCommand, UsageError } from "./trail-commands";
+import { verifyCommand } from "./verify-command";
 import { trustCommand } from "./trust-commands";
 
 const HELP = `EHR audit trail command line

@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { witnessCosignatures } from "../../db/schema";
+import type { Db } from "../../db/connection";
 import type { AppContext } from "../context.server";
 
 // Witnesses' cosignatures as stored. Nothing here trusts a row: app/trail/witness-status.server.ts
@@ -64,5 +65,19 @@ export function newestCosignatures(
     .from(witnessCosignatures)
     .where(and(ofKeys, inArray(witnessCosignatures.treeSize, newest)))
     .orderBy(desc(witnessCosignatures.treeSize), witnessCosignatures.id)
+    .all();
+}
+
+/**
+ * A witness's stored cosignatures, newest first, read from any copy of the trail's database
+ * (`verify` works on one without an AppContext).
+ */
+export function cosignaturesBy(db: Db, key: WitnessKeyRef, limit: number): CosignatureRow[] {
+  return db
+    .select()
+    .from(witnessCosignatures)
+    .where(byKey(key))
+    .orderBy(desc(witnessCosignatures.treeSize))
+    .limit(limit)
     .all();
 }

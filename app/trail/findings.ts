@@ -11,6 +11,7 @@ export const FINDING_KINDS = [
   "unknown_key",
   "rollback",
   "anchor",
+  "unwitnessed",
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 
@@ -25,16 +26,25 @@ export const FINDING_LABELS: Record<FindingKind, string> = {
   unknown_key: "Unknown key",
   rollback: "Rolled back",
   anchor: "Head missing or unreadable",
+  unwitnessed: "Not vouched for by a quorum of witnesses",
 };
 
 /** One thing found wrong. It names positions and ids only, never field contents (no PHI). */
 export type Finding = {
   kind: FindingKind;
   target:
-    "record" | "checkpoint" | "user" | "source" | "invitation" | "session" | "database" | "head";
+    | "record"
+    | "checkpoint"
+    | "user"
+    | "source"
+    | "invitation"
+    | "session"
+    | "database"
+    | "head"
+    | "witness";
   seq?: number;
   logId?: string | null;
-  /** A checkpoint number, a row's id, or the head file. */
+  /** A checkpoint number, a row's id, the head file, or a witness's key name. */
   ref?: string;
   detail: string;
 };

@@ -13,6 +13,7 @@ import {
   type Witness,
 } from "./verify.server";
 import { checkSessionRows } from "../models/session.server";
+import { refreshWitnessedHeads, witnessedHeads } from "./witness-anchor.server";
 import {
   alertLogPath,
   markAlerted,
@@ -94,6 +95,8 @@ export function verifyNow(
     head: options.head ?? readHead(ctx.config.TRAIL_HEAD_PATH),
     // What this process verified or wrote last: no edit of the head file reaches its memory.
     remembered: previous?.trusted ?? null,
+    // What the witnesses cosigned, as this process last heard it (refreshed before a full pass).
+    witnessed: witnessedHeads(ctx),
     onProgress: options.onProgress,
   });
   const findings = [
@@ -202,6 +205,7 @@ export async function ensureTrailIntact(
       },
     ];
   } else if (options.force || needsFullVerification(ctx, state)) {
+    await refreshWitnessedHeads(ctx);
     verifyNow(ctx);
     state = states.get(ctx)!;
   }

@@ -2,7 +2,8 @@ import type { KeyObject } from "node:crypto";
 import type Database from "better-sqlite3";
 import { Frontier, hashPrefixed } from "../crypto/merkle.server";
 import { checkSignature } from "../crypto/signing.server";
-import { classifyRecords, missingRecords } from "./classify.server";
+import { checkAnchor, checkWitnessed, type WitnessedHead } from "./anchor-check.server";
+import { classifyRecords } from "./classify.server";
 import {
   checkpointSigningInput,
   SQL_LEAF_WITH_PREFIX,
@@ -45,6 +46,8 @@ export type VerifyOptions = {
   head: HeadRead;
   /** The head this process last verified or wrote itself, when it has one. */
   remembered?: Witness | null;
+  /** Tree heads the witnesses cosigned, each of which the records must extend. */
+  witnessed?: readonly WitnessedHead[];
   /** Called as rows are checked: (done, total). */
   onProgress?: (done: number, total: number) => void;
 };
@@ -186,7 +189,9 @@ function verifySnapshot(
   const newest = readCheckpoint(sqlite, "ORDER BY number DESC LIMIT 1");
   if (newest) findings.push(...checkCheckpoint(newest, keys, options.origin));
   findings.push(...checkSchema(sqlite));
-  const anchor = checkAnchor(sqlite, newest, options.head, options.remembered ?? null);
+  const anchor = checkAnchor(sqlite, newest, options.head, options.remembered ?? null, (n) =>
+    readCheckpoint(sqlite, "WHERE number = ?", n),
+  );
   findings.push(...anchor.findings);
   const witness = anchor.witness;
 
@@ -195,7 +200,10 @@ function verifySnapshot(
   const frontier = Frontier.empty();
   let expected = 1;
   let wellFormed = true;
-  let witnessRootOk = !witness || witness.treeSize === 0;
+  const witnessed = options.witnessed ?? [];
+  // The root the records give at each size an anchor names.
+  const anchorSizes = new Set([witness?.treeSize ?? 0, ...witnessed.map((h) => h.treeSize)]);
+  const rootsAt = new Map<number, Buffer>();
   let lastLogId: string | null = null;
   let keysKnown = true;
   for (const leaves of leafChunks(sqlite)) {
@@ -204,13 +212,13 @@ function verifySnapshot(
       expected = seq + 1;
       if (typeof keyId !== "string" || !keys.has(keyId)) keysKnown = false;
       frontier.append(hashPrefixed(prefixedLeaf));
-      if (witness && frontier.treeSize === witness.treeSize) {
-        witnessRootOk = frontier.root().equals(witness.rootHash);
-      }
+      if (anchorSizes.has(frontier.treeSize)) rootsAt.set(frontier.treeSize, frontier.root());
       lastLogId = typeof logId === "string" ? logId : null;
     }
     options.onProgress?.(frontier.treeSize, total);
   }
+  const witnessRootOk =
+    !witness || witness.treeSize === 0 || !!rootsAt.get(witness.treeSize)?.equals(witness.rootHash);
   const sealed =
     wellFormed &&
     keysKnown &&
@@ -233,6 +241,7 @@ function verifySnapshot(
       });
     }
   }
+  findings.push(...checkWitnessed(sqlite, witnessed, rootsAt, frontier.treeSize, findings));
   const [users, sources, invitations] = (["users", "sources", "invitations"] as const).map(
     (table) => checkSignedTable(sqlite, keys, table),
   ) as [
@@ -250,78 +259,6 @@ function verifySnapshot(
     checkpoint: newest,
     findings,
   };
-}
-
-/**
- * The database against the head kept outside it, and against the head this server itself last
- * verified or wrote (`remembered`, which no file edit reaches). No head, or an unreadable one,
- * fails as soon as the trail has a checkpoint; a head the database has fallen behind names the
- * records cut off; a head that disagrees with the checkpoint of its number means history was
- * rewritten.
- */
-function checkAnchor(
-  sqlite: Database.Database,
-  newest: CheckpointInfo | null,
-  head: HeadRead,
-  remembered: Witness | null,
-): { findings: Finding[]; witness: Witness | null } {
-  const findings: Finding[] = [];
-  const witness = head.state === "found" ? head.head : null;
-  if ((head.state === "missing" || head.state === "unreadable") && newest) {
-    const problem = head.state === "missing" ? "is missing" : head.reason;
-    findings.push({
-      kind: "anchor",
-      target: "head",
-      ref: head.file,
-      detail: `the head file ${problem} while the database holds ${newest.number} checkpoint(s): a rollback or a replaced database cannot be ruled out`,
-    });
-  }
-  const known = [witness, remembered]
-    .filter((w): w is Witness => w !== null)
-    .sort((a, b) => b.number - a.number);
-  const newestNumber = newest?.number ?? 0;
-  const ahead = known.find((w) => w.number > newestNumber);
-  if (ahead) findings.push(...rolledBack(sqlite, newest, ahead));
-  for (const w of known.filter((w) => w.number <= newestNumber)) {
-    const seen = readCheckpoint(sqlite, "WHERE number = ?", w.number);
-    const differs = !seen || seen.treeSize !== w.treeSize || !seen.rootHash.equals(w.rootHash);
-    if (differs && !findings.some((f) => f.ref === String(w.number))) {
-      findings.push({
-        kind: "rollback",
-        target: "checkpoint",
-        ref: String(w.number),
-        detail: `checkpoint #${w.number} differs from the one seen before: history was rewritten`,
-      });
-    }
-  }
-  return { findings, witness };
-}
-
-/** The database is behind a head seen before: rolled back, and every record cut off named. */
-function rolledBack(
-  sqlite: Database.Database,
-  newest: CheckpointInfo | null,
-  seen: Witness,
-): Finding[] {
-  const findings: Finding[] = [
-    {
-      kind: "rollback",
-      target: "checkpoint",
-      ref: String(newest?.number ?? 0),
-      detail: `the newest checkpoint is #${newest?.number ?? 0}, older than #${seen.number} seen before: the database was rolled back`,
-    },
-  ];
-  const sealed = newest?.treeSize ?? 0;
-  if (sealed < seen.treeSize) {
-    const present = new Set(
-      sqlite
-        .prepare("SELECT seq FROM audit_records WHERE seq > ? AND seq <= ?")
-        .pluck()
-        .all(sealed, seen.treeSize) as number[],
-    );
-    findings.push(...missingRecords(sealed + 1, seen.treeSize, seen.lastLogId ?? null, present));
-  }
-  return findings;
 }
 
 /** Triggers are never part of the schema: one planted in the file could rewrite records as they are written. */

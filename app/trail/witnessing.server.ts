@@ -5,6 +5,7 @@ import { checkpointNote } from "./checkpoint-note.server";
 import { reportWitnessRefusal } from "./guard.server";
 import { ProofUnavailable, proveConsistency } from "./proof.server";
 import type { Witness } from "./verify.server";
+import { rememberWitnessed } from "./witness-anchor.server";
 import { checkWitnessLag } from "./witness-status.server";
 import {
   parseWitnesses,
@@ -68,6 +69,9 @@ class WitnessSender {
       if (this.stop.aborted) return;
       if (outcome.kind === "cosigned") {
         storeCosignature(this.ctx, outcome.cosignature);
+        const { treeSize, rootHash, timestamp } = outcome.cosignature;
+        const witness = this.witness.key.name;
+        rememberWitnessed(this.ctx, { witness, treeSize, rootHash, timestamp, logSigned: null });
         this.held = target.treeSize;
         failures = 0;
       } else if (outcome.kind === "refused") {
