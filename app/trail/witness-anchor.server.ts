@@ -86,7 +86,8 @@ export function rememberWitnessed(ctx: AppContext, head: WitnessedHead): void {
 
 /** Every head the witnesses are known to have cosigned for this trail, newest per witness. */
 export function witnessedHeads(ctx: AppContext): WitnessedHead[] {
-  return [...(heads.get(ctx)?.values() ?? [])];
+  // In the order of the witnesses' names, so findings read the same on every pass.
+  return [...(heads.get(ctx)?.values() ?? [])].sort((a, b) => a.witness.localeCompare(b.witness));
 }
 
 const configured = new WeakMap<AppContext, Promise<ConfiguredWitness[]>>();
