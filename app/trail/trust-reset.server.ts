@@ -6,6 +6,7 @@ import { removeTamperedSources } from "../models/source.server";
 import { mailAdmins, type Delivery } from "./alerts.server";
 import { appendRecords } from "./append.server";
 import type { Finding } from "./findings";
+import { refreshWitnessedHeads } from "./witness-anchor.server";
 import { verifyNow } from "./guard.server";
 import { readHead, writeHead, type HeadRead } from "./witness.server";
 
@@ -48,6 +49,8 @@ export async function resetTrust(
 ): Promise<TrustReset> {
   const file = ctx.config.TRAIL_HEAD_PATH;
   const previous = readHead(file);
+  // The witnesses' heads are what no reset may set aside: a rollback stays a rollback.
+  await refreshWitnessedHeads(ctx);
   const report = verifyNow(ctx, { head: { state: "not_checked" } });
   const blocking = report.findings.filter((f) => !RESETTABLE.includes(f.target));
   if (blocking.length > 0) return { ok: false, findings: blocking };

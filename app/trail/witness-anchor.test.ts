@@ -11,6 +11,7 @@ import { appendRecords } from "./append.server";
 import { noteVerifierKey } from "./checkpoint-note.server";
 import type { Finding } from "./findings";
 import { ensureTrailIntact } from "./guard.server";
+import { resetTrust } from "./trust-reset.server";
 import { startWitnessing, witnessingSettled, type Witnessing } from "./witnessing.server";
 
 // An intruder who can write every file of the server, the keys included, against two real
@@ -134,6 +135,12 @@ describe("the witnesses anchor the trail", () => {
       expect(mail!.text).toMatch(/Rolled back/);
       expect(mail!.text).toContain(`witness ${names()[0]}`);
       expect(mail!.text).not.toMatch(/MRN|routine access/);
+
+      // No operator's reset sets the witnesses aside.
+      const reset = await resetTrust(restarted, "restored from backup", "ops");
+      expect(reset.ok).toBe(false);
+      if (!reset.ok) expect(byWitness(reset.findings)).toEqual(names().map((n) => ["rollback", n]));
+      restarted.conn.sqlite.close();
 
       const asked = await verifyWithWitnesses(oldDb, ctx.config.KEYS_DIR, true);
       expect(asked.status, asked.stdout + asked.stderr).toBe(1);
