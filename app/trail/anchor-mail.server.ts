@@ -94,13 +94,16 @@ export function mailDailyAnchor(ctx: AppContext): Promise<Delivery | null> {
 }
 
 export type DailyAnchorTiming = {
-  /** Delay before the first attempt: lets the witnesses cosign what the start offered them. */
+  /**
+   * Delay before the first attempt: the witnesses have long cosigned what the start offered
+   * them, and a short-lived server (a test run) mails nothing.
+   */
   firstMs: number;
   /** How often the day is checked, and a failed send retried. */
   everyMs: number;
 };
 
-const DEFAULT_TIMING: DailyAnchorTiming = { firstMs: 60_000, everyMs: 15 * 60_000 };
+const DEFAULT_TIMING: DailyAnchorTiming = { firstMs: 10 * 60_000, everyMs: 15 * 60_000 };
 
 /**
  * Mails the anchor once a day while the server runs (the timer keeps no process alive). Returns
