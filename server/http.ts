@@ -8,6 +8,7 @@ import express from "express";
 import type { Config } from "../app/config.server";
 import { createAppContext, type AppContext } from "../app/context.server";
 import { startDailyAnchor } from "../app/trail/anchor-mail.server";
+import { createSignerPool } from "../app/trail/signer-pool.server";
 import { startWitnessing, type Witnessing } from "../app/trail/witnessing.server";
 import { requestGuards } from "./request-guards";
 
@@ -90,13 +91,23 @@ export async function startServer(
   config: Config,
 ): Promise<RunningServer & { keysCreated: boolean }> {
   const ctx = createAppContext(config);
-  const build = (await import(pathToFileURL(BUILD_ENTRY).href)) as ServerBuild;
-  const app = createHttpApp(ctx, build);
-  const witnessing = await startWitnessing(ctx);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
-    s.once("error", reject);
-  });
+  // Records and checkpoints are signed on every core, never on the thread that serves requests.
+  const pool = createSignerPool(ctx.keys.signing.privateKey);
+  ctx.signer = pool.sign;
+  let server: Server;
+  let witnessing: Witnessing;
+  try {
+    const build = (await import(pathToFileURL(BUILD_ENTRY).href)) as ServerBuild;
+    const app = createHttpApp(ctx, build);
+    witnessing = await startWitnessing(ctx);
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+      s.once("error", reject);
+    });
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
   const stopDailyAnchor = startDailyAnchor(ctx);
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
@@ -113,8 +124,9 @@ export async function startServer(
       new Promise((resolve) => {
         server.close(() => {
           // The witnesses' sender and the daily anchor stop first: they use the database.
-          void Promise.all([witnessing.stop(), stopDailyAnchor()]).then(() => {
+          void Promise.all([witnessing.stop(), stopDailyAnchor()]).then(async () => {
             ctx.conn.sqlite.close();
+            await pool.close();
             resolve();
           });
         });

@@ -14,6 +14,7 @@ import {
   type RawRecord,
 } from "./encoding.server";
 import { assertTrailWritable, noteOwnWrite } from "./guard.server";
+import { GroupCommit } from "./group-commit.server";
 import { holdsLease, isBusy, releaseLease, takeLease, TrailBusyError } from "./lease.server";
 
 /** One audit event as a source reports it; every text field is encrypted at rest. */
@@ -141,22 +142,16 @@ function sealRecord(
   return unsigned;
 }
 
-export const inlineSigner =
-  (ctx: AppContext): Signer =>
-  async (inputs) =>
-    inputs.map((input) => signBytes(ctx.keys.signing.privateKey, input));
+const inlineSigners = new WeakMap<AppContext, Signer>();
 
-const queues = new WeakMap<AppContext, Promise<unknown>>();
-
-/** Runs appends of one context one at a time (signing is async; seqs must not interleave). */
-function serialized<T>(ctx: AppContext, work: () => Promise<T>): Promise<T> {
-  const previous = queues.get(ctx) ?? Promise.resolve();
-  const next = previous.then(work, work);
-  queues.set(
-    ctx,
-    next.catch(() => undefined),
-  );
-  return next;
+/** Signs in this thread; one function per context, so its appends can be grouped. */
+export function inlineSigner(ctx: AppContext): Signer {
+  let signer = inlineSigners.get(ctx);
+  if (!signer) {
+    signer = async (inputs) => inputs.map((input) => signBytes(ctx.keys.signing.privateKey, input));
+    inlineSigners.set(ctx, signer);
+  }
+  return signer;
 }
 
 async function appendOnce(
@@ -200,7 +195,7 @@ async function appendOnce(
     createdAt: recordedAt,
     keyId: ctx.keys.signing.keyId,
   };
-  const signature = signBytes(ctx.keys.signing.privateKey, checkpointSigningInput(body));
+  const [signature] = await signer([checkpointSigningInput(body)]);
 
   const { sqlite } = ctx.conn;
   const insertRecord = sqlite.prepare(INSERT_RECORD);
@@ -227,13 +222,13 @@ async function appendOnce(
         body.lastLogId,
         body.createdAt,
         body.keyId,
-        signature,
+        signature!,
         frontier.serialize(),
       );
     releaseLease(ctx, holder);
   });
   write.immediate();
-  noteOwnWrite(ctx, { ...body, signature });
+  noteOwnWrite(ctx, { ...body, signature: signature! });
   return {
     records: rows.map((row) => ({ logId: row[1], seq: row[0] })),
     checkpoint: summarizeCheckpoint(body),
@@ -254,41 +249,77 @@ export function summarizeCheckpoint(body: CheckpointBody): CheckpointSummary {
  * Appends records in one transaction with the checkpoint that seals them: all or nothing.
  * Refuses while the trail is compromised, so a new head never seals a tampered table. Writers in
  * other processes take turns through the append lease; TrailBusyError when no turn comes in time.
+ * Appends that arrive while one is being written are committed together in the next
+ * transaction, under one checkpoint (group commit); each resolves once its records are stored.
+ * Signing runs in `options.signer`, else the context's pool (the server's), else this thread.
  */
-export function appendRecords(
+export async function appendRecords(
   ctx: AppContext,
   inputs: readonly RecordInput[],
   options: { signer?: Signer; triggeredBy?: string | null } = {},
 ): Promise<AppendResult> {
-  const signer = options.signer ?? inlineSigner(ctx);
-  const triggeredBy = options.triggeredBy ?? null;
-  if (inputs.length === 0) return Promise.reject(new Error("nothing to append"));
-  return serialized(ctx, async () => {
-    const deadline = performance.now() + APPEND_DEADLINE_MS;
-    // First, outside the lease: a file an intruder edited (a trigger on the lease table, say)
-    // is a finding and a 503, not a failed write.
-    await assertTrailWritable(ctx, triggeredBy);
-    for (;;) {
-      const holder = await takeLease(ctx, deadline);
-      try {
-        // Checked under the lease, so the head this append extends is the one verified.
-        await assertTrailWritable(ctx, triggeredBy);
-        return await appendOnce(ctx, inputs, signer, holder);
-      } catch (error) {
-        // The lease lapses on its own: releasing it would wait for the lock once more.
-        if (isBusy(error)) throw new TrailBusyError("the database stayed locked", { cause: error });
-        giveUp(ctx, holder);
-        // A row already where the head says the next one goes: the table is not what the
-        // checkpoint seals. The full pass names it and raises the incident.
-        if ((error as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) {
-          await assertTrailWritable(ctx, triggeredBy, true);
-        }
-        // Another writer made progress, so the trail is alive: take the next turn.
-        if (!(error instanceof AppendConflict)) throw error;
-        if (performance.now() > deadline) throw new TrailBusyError(error.message, { cause: error });
+  if (inputs.length === 0) throw new Error("nothing to append");
+  const signer = options.signer ?? ctx.signer ?? inlineSigner(ctx);
+  let committer = committers.get(ctx);
+  if (!committer) {
+    committer = new GroupCommit((all, group) => {
+      const { signer, triggeredBy } = group as AppendGroup;
+      return appendUnderLease(ctx, all, signer, triggeredBy);
+    }, MAX_GROUP_RECORDS);
+    committers.set(ctx, committer);
+  }
+  const { result, offset } = await committer.submit(inputs, groupOf(signer, options.triggeredBy));
+  return {
+    records: result.records.slice(offset, offset + inputs.length),
+    checkpoint: result.checkpoint,
+  };
+}
+
+/** Appends grouped together share their signer and whom a refusal's alert names. */
+type AppendGroup = { signer: Signer; triggeredBy: string | null };
+const groups = new WeakMap<Signer, Map<string | null, AppendGroup>>();
+function groupOf(signer: Signer, triggeredBy: string | null | undefined): AppendGroup {
+  const bySigner = groups.get(signer) ?? new Map<string | null, AppendGroup>();
+  groups.set(signer, bySigner);
+  const by = triggeredBy ?? null;
+  if (!bySigner.has(by)) bySigner.set(by, { signer, triggeredBy: by });
+  return bySigner.get(by)!;
+}
+
+/** A group grows to about this many records; a single larger append is committed alone. */
+const MAX_GROUP_RECORDS = 2_000;
+const committers = new WeakMap<AppContext, GroupCommit<RecordInput, AppendResult>>();
+
+async function appendUnderLease(
+  ctx: AppContext,
+  inputs: readonly RecordInput[],
+  signer: Signer,
+  triggeredBy: string | null,
+): Promise<AppendResult> {
+  const deadline = performance.now() + APPEND_DEADLINE_MS;
+  // First, outside the lease: a file an intruder edited (a trigger on the lease table, say)
+  // is a finding and a 503, not a failed write.
+  await assertTrailWritable(ctx, triggeredBy);
+  for (;;) {
+    const holder = await takeLease(ctx, deadline);
+    try {
+      // Checked under the lease, so the head this append extends is the one verified.
+      await assertTrailWritable(ctx, triggeredBy);
+      return await appendOnce(ctx, inputs, signer, holder);
+    } catch (error) {
+      // The lease lapses on its own: releasing it would wait for the lock once more.
+      if (isBusy(error)) throw new TrailBusyError("the database stayed locked", { cause: error });
+      giveUp(ctx, holder);
+      // A row already where the head says the next one goes: the table is not what the
+      // checkpoint seals. The full pass names it and raises the incident.
+      if ((error as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) {
+        await assertTrailWritable(ctx, triggeredBy, true);
       }
+      // Another writer made progress, so the trail is alive: take the next turn.
+      if (!(error instanceof AppendConflict)) throw error;
+      if (performance.now() > deadline) throw new TrailBusyError(error.message, { cause: error });
     }
-  });
+  }
 }
 
 /** Releases the lease after a failed attempt; if SQLite is locked, it lapses on its own. */
