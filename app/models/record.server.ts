@@ -1,15 +1,7 @@
 import type { AppContext } from "../context.server";
-import { decryptField } from "../crypto/fields.server";
 import { blindIndex } from "../crypto/hashing.server";
-import { checkSignature } from "../crypto/signing.server";
 import type { Action } from "../trail/actions";
-import {
-  normalizeRecord,
-  RECORD_COLUMNS,
-  recordSigningInput,
-  type RawRecord,
-} from "../trail/encoding.server";
-import type { CheckpointInfo } from "../trail/verify.server";
+import { normalizeRecord, RECORD_COLUMNS, type RawRecord } from "../trail/encoding.server";
 import type { User } from "./user.server";
 
 /** A record as people read it, decrypted after its signature was checked. */
@@ -134,25 +126,6 @@ export function listRecords(
   );
 }
 
-/** A page of `listRecords` up to `checkpoint`, each row checked and opened, with its signature. */
-export function openRecordPage(
-  ctx: AppContext,
-  viewer: User,
-  filters: RecordFilters,
-  options: { limit: number; before?: number; checkpoint: CheckpointInfo | null },
-): { records: AuditRecordView[]; signatures: string[]; nextBefore: number | null } {
-  const { checkpoint, ...paging } = options;
-  const page = listRecords(ctx, viewer, filters, {
-    ...paging,
-    sealedUpTo: checkpoint?.treeSize ?? 0,
-  });
-  return {
-    records: openRecords(ctx, page.records, checkpoint, scopeOf(viewer)),
-    signatures: page.records.map((row) => row[17].toString("base64")),
-    nextBefore: page.nextBefore,
-  };
-}
-
 /** The records at `seqs`, in that order; one that is gone fails its check like a changed one. */
 export function recordsAtSeqs(ctx: AppContext, seqs: readonly number[]): RawRecord[] {
   const select = ctx.conn.sqlite.prepare(`${SELECT} WHERE seq = ?`).raw(true);
@@ -205,52 +178,4 @@ export function scopeOf(viewer: User): string | null {
   if (viewer.role === "auditor") return null;
   if (!viewer.patientId) throw new Error("a patient account without a patient ID");
   return viewer.patientId;
-}
-
-/**
- * Checks each row before it is shown: sealed by the verified checkpoint, signed by a trusted
- * key over exactly its stored bytes, and (for a patient's view, `scopeOf` the viewer) about that
- * patient. Then decrypts.
- */
-export function openRecords(
-  ctx: AppContext,
-  rows: readonly RawRecord[],
-  checkpoint: CheckpointInfo | null,
-  patientId: string | null = null,
-): AuditRecordView[] {
-  return rows.map((row) => {
-    const [seq, logId] = row;
-    const key = ctx.keys.trustedPublicKeys.get(row[16]);
-    if (!checkpoint || seq > checkpoint.treeSize || !key) throw new RecordCheckFailed(seq);
-    if (checkSignature(key, recordSigningInput(row), row[17]) !== "valid")
-      throw new RecordCheckFailed(seq);
-    const open = (column: string, value: Buffer) => {
-      try {
-        return decryptField(ctx.keys.fieldKey, value, {
-          table: "audit_records",
-          column,
-          rowId: logId,
-        });
-      } catch {
-        throw new RecordCheckFailed(seq);
-      }
-    };
-    const view: AuditRecordView = {
-      seq,
-      logId,
-      patientId: open("patient_id", row[7]),
-      actorId: open("actor_id", row[8]),
-      actorName: open("actor_name", row[9]),
-      action: open("action", row[10]),
-      tableAffected: open("table_affected", row[11]),
-      notes: open("notes", row[12]),
-      occurredAt: new Date(row[13]).toISOString(),
-      recordedAt: new Date(row[14]).toISOString(),
-      sourceId: row[15],
-      keyId: row[16],
-      extra: row[18] === null ? null : open("extra", row[18]),
-    };
-    if (patientId !== null && view.patientId !== patientId) throw new RecordCheckFailed(seq);
-    return view;
-  });
 }

@@ -1,7 +1,8 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { toAuditEvent } from "~/fhir/audit-event.server";
 import { operationOutcome } from "~/fhir/outcome.server";
-import { findRecordOfSource, openRecords } from "~/models/record.server";
+import { findRecordOfSource } from "~/models/record.server";
+import { openRecords } from "~/services/open-records.server";
 import { sourceFromRequest } from "~/models/source.server";
 import { readVerified } from "~/services/verified-read.server";
 

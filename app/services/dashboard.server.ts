@@ -1,6 +1,7 @@
 import type { AppContext } from "../context.server";
 import { blindIndex } from "../crypto/hashing.server";
-import { openRecords, recordsAtSeqs, type AuditRecordView } from "../models/record.server";
+import { recordsAtSeqs, type AuditRecordView } from "../models/record.server";
+import { openRecords } from "./open-records.server";
 import {
   countsPerDayAndAction,
   largestGroups,

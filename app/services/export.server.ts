@@ -1,12 +1,8 @@
 import { createSign } from "node:crypto";
 import type { AppContext } from "../context.server";
 import { toAuditEvent } from "../fhir/audit-event.server";
-import {
-  openRecordPage,
-  scopeOf,
-  type AuditRecordView,
-  type RecordFilters,
-} from "../models/record.server";
+import { scopeOf, type AuditRecordView, type RecordFilters } from "../models/record.server";
+import { openRecordPage } from "./open-records.server";
 import type { User } from "../models/user.server";
 import { exportTrailer } from "../trail/export-verify.server";
 import type { CheckpointInfo } from "../trail/verify.server";

@@ -1,5 +1,6 @@
 import type { AppContext } from "../context.server";
-import { findRecord, openRecords, scopeOf, type AuditRecordView } from "../models/record.server";
+import { findRecord, scopeOf, type AuditRecordView } from "../models/record.server";
+import { openRecords } from "./open-records.server";
 import type { User } from "../models/user.server";
 import { recordLeafHash } from "../trail/encoding.server";
 import { proveInclusion } from "../trail/proof.server";

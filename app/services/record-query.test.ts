@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
-import { findRecord, listRecords, openRecords, type RecordPage } from "../models/record.server";
+import { findRecord, listRecords, type RecordPage } from "../models/record.server";
+import { openRecords } from "./open-records.server";
 import type { User } from "../models/user.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { verifyNow } from "../trail/guard.server";

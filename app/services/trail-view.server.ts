@@ -1,7 +1,8 @@
 import { data } from "@remix-run/node";
 import type { AppContext } from "../context.server";
 import { TrailBusyError } from "../trail/lease.server";
-import { openRecordPage, type AuditRecordView, type RecordFilters } from "../models/record.server";
+import { type AuditRecordView, type RecordFilters } from "../models/record.server";
+import { openRecordPage } from "./open-records.server";
 import type { User } from "../models/user.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { TrailCompromisedError } from "../trail/guard.server";
