@@ -180,7 +180,7 @@ describe("alerts over SMTP", () => {
     expect(JSON.parse(incident!.findings)).toEqual(JSON.parse(JSON.stringify(status.findings)));
   });
 
-  test("the same findings are mailed once, across viewers and restarts; new findings mail again", async () => {
+  test("the same findings are mailed once per run, across viewers; a restart mails an open incident once more; new findings mail again", async () => {
     let ctx = makeTestContext(env());
     await seedTrail(ctx, 8);
     intrude(ctx, modifyNotes(3));
@@ -199,12 +199,16 @@ describe("alerts over SMTP", () => {
     );
     expect(await forced.alert).toBeNull();
 
-    // A server restart: a new context over the same files and keys finds the incident recorded.
+    // A server restart: nothing on disk may silence an alert, so the open incident is mailed
+    // once more, and recorded once.
     ctx = restart(ctx);
     const afterRestart = expectCompromised(await ensureTrailIntact(ctx, { viewerId: "user-3" }));
     expect(afterRestart.findings).toEqual(first.findings);
-    expect(await afterRestart.alert).toBeNull();
-    expect(received).toHaveLength(1);
+    expect(await afterRestart.alert).toMatchObject({ via: "smtp" });
+    expect(
+      await expectCompromised(await ensureTrailIntact(ctx, { viewerId: "user-3" })).alert,
+    ).toBeNull();
+    expect(received).toHaveLength(2);
     expect(incidentRows(ctx)).toHaveLength(1);
 
     // A further tamper makes a different set of findings: a new incident and a new e-mail.
@@ -212,23 +216,36 @@ describe("alerts over SMTP", () => {
     const second = expectCompromised(await ensureTrailIntact(ctx, { viewerId: "user-4" }));
     expect(second.findings.map((f) => f.seq)).toEqual([3, 6]);
     expect(await second.alert).toMatchObject({ via: "smtp" });
-    expect(received).toHaveLength(2);
-    const text = received[1]!.mail.text ?? "";
+    expect(received).toHaveLength(3);
+    const text = received[2]!.mail.text ?? "";
     expect(text).toContain("Modified (2):");
     expect(text).toContain(`seq 3, log id ${logIdAt(ctx, 3)}`);
     expect(text).toContain(`seq 6, log id ${logIdAt(ctx, 6)}`);
     expect(text).toContain("Triggered by (user id or source): user-4");
     expect(incidentRows(ctx).map((r) => r.triggered_by)).toEqual(["user-1", "user-4"]);
 
-    // And that one too is mailed only once, also after another restart.
+    // And that one too is mailed only once while the server runs.
     expect(
       await expectCompromised(await ensureTrailIntact(ctx, { viewerId: "user-5" })).alert,
     ).toBeNull();
+    expect(received).toHaveLength(3);
+  });
+
+  test("a fingerprint planted in any file beside the head does not silence the alert", async () => {
+    let ctx = makeTestContext(env());
+    await seedTrail(ctx, 8);
+    intrude(ctx, modifyNotes(3));
+    const first = expectCompromised(await ensureTrailIntact(ctx, { viewerId: "user-1" }));
+    await first.alert;
+    // The intruder knows the keys, so can compute the incident's fingerprint, and writes it
+    // wherever the server might look before the restart that follows.
+    const fingerprint = incidentRows(ctx)[0]!.fingerprint.toString("hex");
+    fs.writeFileSync(`${ctx.config.TRAIL_HEAD_PATH}.alerts`, `${fingerprint}\n`);
     ctx = restart(ctx);
-    expect(
-      await expectCompromised(await ensureTrailIntact(ctx, { viewerId: "user-5" })).alert,
-    ).toBeNull();
+    const after = expectCompromised(await ensureTrailIntact(ctx, { viewerId: "user-2" }));
+    expect(await after.alert).toMatchObject({ via: "smtp" });
     expect(received).toHaveLength(2);
+    expect(received[1]!.mail.text).toContain(`seq 3, log id ${logIdAt(ctx, 3)}`);
   });
 
   test("an intruder's incident row with a guessed fingerprint does not pre-empt the alert", async () => {

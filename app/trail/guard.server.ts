@@ -15,9 +15,6 @@ import {
 import { checkSessionRows } from "../models/session.server";
 import { refreshWitnessedHeads, witnessedHeads } from "./witness-anchor.server";
 import {
-  alertLogPath,
-  markAlerted,
-  readAlerted,
   readHead,
   writeHead,
   type HeadRead,
@@ -129,10 +126,11 @@ function needsFullVerification(ctx: AppContext, state: GuardState | undefined): 
 }
 
 /**
- * Mails the admins once per distinct set of findings. Which incidents were mailed is kept beside
- * the witness, outside the database, so that whoever can write the database cannot silence
- * the alert; the incidents table is only a record. A failed delivery is tried again on the
- * next check. Never throws.
+ * Mails the admins once per distinct set of findings while this process runs. Which incidents
+ * were mailed is kept in memory only: every file is within an intruder's reach, so a list on
+ * disk could be pre-filled to silence the alert. A restart therefore mails an incident that is
+ * still open once more. The incidents table is only a record. A failed delivery is tried again
+ * on the next check. Never throws.
  */
 async function raiseIncident(
   ctx: AppContext,
@@ -141,17 +139,11 @@ async function raiseIncident(
 ): Promise<Delivery | null> {
   const fingerprint = fingerprintFindings(ctx, state.findings);
   const key = fingerprint.toString("hex");
-  const log = alertLogPath(ctx.config.TRAIL_HEAD_PATH);
-  if (state.mailed.has(key) || readAlerted(log).has(key)) return null;
+  if (state.mailed.has(key)) return null;
   state.mailed.add(key);
   const detectedAt = new Date(ctx.now());
   try {
     const delivery = await sendAlert(ctx, state.findings, detectedAt, viewerId, fingerprint);
-    try {
-      markAlerted(log, key);
-    } catch {
-      // Remembered in this process still; only a restart could mail this incident again.
-    }
     try {
       ctx.conn.db
         .insert(incidents)
