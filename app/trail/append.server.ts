@@ -16,6 +16,7 @@ import {
 import { assertTrailWritable, noteOwnWrite } from "./guard.server";
 import { GroupCommit } from "./group-commit.server";
 import { holdsLease, isBusy, releaseLease, takeLease, TrailBusyError } from "./lease.server";
+import { processWide } from "../process-wide";
 
 /** One audit event as a source reports it; every text field is encrypted at rest. */
 export type RecordInput = {
@@ -288,7 +289,10 @@ function groupOf(signer: Signer, triggeredBy: string | null | undefined): Append
 
 /** A group grows to about this many records; a single larger append is committed alone. */
 const MAX_GROUP_RECORDS = 2_000;
-const committers = new WeakMap<AppContext, GroupCommit<RecordInput, AppendResult>>();
+const committers = processWide(
+  "append-committers",
+  () => new WeakMap<AppContext, GroupCommit<RecordInput, AppendResult>>(),
+);
 
 async function appendUnderLease(
   ctx: AppContext,

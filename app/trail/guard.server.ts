@@ -14,11 +14,8 @@ import {
 } from "./verify.server";
 import { checkSessionRows } from "../models/session.server";
 import { refreshWitnessedHeads, witnessedHeads } from "./witness-anchor.server";
-import {
-  readHead,
-  writeHead,
-  type HeadRead,
-} from "./witness.server";
+import { readHead, writeHead, type HeadRead } from "./witness.server";
+import { processWide } from "../process-wide";
 
 // Decides, before every view and append, whether the trail must be verified again in full.
 // docs/decisions/005-verification.md: a full pass runs at start, and whenever another connection
@@ -48,9 +45,9 @@ export class TrailCompromisedError extends Error {
   }
 }
 
-const states = new WeakMap<AppContext, GuardState>();
+const states = processWide("guard-states", () => new WeakMap<AppContext, GuardState>());
 /** Witnesses' refusals: no pass over the database can clear them, only a restart. */
-const witnessFindings = new WeakMap<AppContext, Finding[]>();
+const witnessFindings = processWide("witness-findings", () => new WeakMap<AppContext, Finding[]>());
 
 function headStamp(ctx: AppContext): string {
   try {

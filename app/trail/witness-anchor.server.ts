@@ -4,6 +4,7 @@ import type { VerifierKey } from "../crypto/note";
 import type { WitnessedHead } from "./anchor-check.server";
 import { noteVerifierKey } from "./checkpoint-note.server";
 import { parseWitnesses, type ConfiguredWitness } from "./witness-client.server";
+import { processWide } from "../process-wide";
 
 // The witnesses as the anchor against rollback (docs/decisions/016): what each one last cosigned
 // for this trail, asked of the witness itself (GET /checkpoint) at start and before every full
@@ -69,7 +70,10 @@ export async function fetchWitnessedHead(
   }
 }
 
-const heads = new WeakMap<AppContext, Map<string, WitnessedHead>>();
+const heads = processWide(
+  "witnessed-heads",
+  () => new WeakMap<AppContext, Map<string, WitnessedHead>>(),
+);
 
 /**
  * Remembers a head a witness cosigned: the larger of it and the one known, and, once seen, that the

@@ -6,6 +6,7 @@ import { checkpointNote, headOf, type TreeHead } from "./checkpoint-note.server"
 import type { CheckpointInfo } from "./verify.server";
 import { alertLogPath, markAlerted, readAlerted } from "./witness.server";
 import { parseWitnesses, verifyCosignatureLines } from "./witness-client.server";
+import { processWide } from "../process-wide";
 
 // Which checkpoint the witnesses vouch for, read back from the stored cosignatures, each checked
 // against its witness's configured key; and the alert when records wait too long for them.
@@ -177,7 +178,7 @@ export async function checkWitnessLag(ctx: AppContext): Promise<WitnessStatus | 
   };
 }
 
-const mailedLag = new WeakMap<AppContext, Set<string>>();
+const mailedLag = processWide("mailed-lag", () => new WeakMap<AppContext, Set<string>>());
 
 /** Mails the admins that checkpoint #`waitingFrom` on wait for the witnesses; once per wait. */
 async function mailLagOnce(ctx: AppContext, waitingFrom: number, witnessed: number | null) {
