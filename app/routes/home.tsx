@@ -3,9 +3,11 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { INTEGRITY_TEXT, RouteErrorPage } from "~/components/error-page";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
 import { FilterForm } from "~/components/filter-form";
+import { HistoryCheck } from "~/components/history-check";
 import { RecordsTable } from "~/components/records-table";
 import { VerifiedLine } from "~/components/verified-line";
 import { ROLE_LABELS } from "~/models/user.server";
+import { historyTrust } from "~/services/history-trust.server";
 import { filterQuery, parseRecordQuery } from "~/services/record-query.server";
 import { viewTrail } from "~/services/trail-view.server";
 
@@ -20,9 +22,11 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     isPatient: user.role === "patient",
   };
   const headers = { "Set-Cookie": refreshCookie };
+  // Public keys for the browser's own history check, which runs after hydration (015).
+  const trust = historyTrust(context.app);
   if (!query.ok) {
     return data(
-      { viewer, filters: query.filters, errors: query.errors, view: null, links: null },
+      { viewer, filters: query.filters, errors: query.errors, view: null, links: null, trust },
       { status: 400, headers },
     );
   }
@@ -35,25 +39,30 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     fhir: `/export/fhir${filterQuery(query.filters)}`,
   };
   return data(
-    { viewer, filters: query.filters, errors: {}, view, links },
+    { viewer, filters: query.filters, errors: {}, view, links, trust },
     { status: view.ok ? 200 : 503, headers },
   );
 }
 
 export default function Home() {
-  const { viewer, filters, errors, view, links } = useLoaderData<typeof loader>();
+  const { viewer, filters, errors, view, links, trust } = useLoaderData<typeof loader>();
   const filtered = Object.values(filters).some(Boolean);
   return (
     <section className="card" aria-labelledby="home-title">
       <h1 id="home-title">Welcome, {viewer.name}</h1>
       {view && !view.ok ? (
-        <div role="alert" className="alert alert-error">
-          <h2 className="alert-title">{INTEGRITY_COMPROMISED}</h2>
-          <p>{INTEGRITY_TEXT}</p>
-        </div>
+        <>
+          <div role="alert" className="alert alert-error">
+            <h2 className="alert-title">{INTEGRITY_COMPROMISED}</h2>
+            <p>{INTEGRITY_TEXT}</p>
+          </div>
+          {/* The browser's own check does not depend on the server's verdict. */}
+          <HistoryCheck trust={trust} />
+        </>
       ) : (
         <>
           {view ? <VerifiedLine status={view.status} /> : null}
+          <HistoryCheck trust={trust} />
           <p className="hint">
             {viewer.isPatient
               ? "Every access to your health record that the hospital's systems reported, newest first."
