@@ -22,7 +22,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     isPatient: user.role === "patient",
   };
   const headers = { "Set-Cookie": refreshCookie };
-  // Public keys for the browser's own history check, which runs after hydration (015).
+  // Public keys for the browser's own history check, which runs once the page has loaded (015).
   const trust = historyTrust(context.app);
   if (!query.ok) {
     return data(
