@@ -1,38 +1,21 @@
-import fs from "node:fs";
 import { fileIdOf } from "../../db/connection";
-import { incidents } from "../../db/schema";
 import type { AppContext } from "../context.server";
-import { fingerprintFindings, sendAlert, type Delivery } from "./alerts.server";
+import type { Delivery } from "./alerts.server";
 import { notifyCheckpointCommitted } from "./checkpoint-events.server";
 import type { CheckpointBody } from "./encoding.server";
-import {
-  verifyTrail,
-  type CheckpointInfo,
-  type Finding,
-  type VerifyReport,
-  type Witness,
-} from "./verify.server";
-import { checkSessionRows } from "../models/session.server";
-import { refreshWitnessedHeads, witnessedHeads } from "./witness-anchor.server";
-import { readHead, writeHead, type HeadRead } from "./witness.server";
-import { processWide } from "../process-wide";
+import { passInBackground, passInProgress as passes } from "./full-pass.server";
+import { headStamp, needsFullVerification, states, witnessFindings } from "./guard-state.server";
+import { raiseIncident } from "./incident.server";
+import type { CheckpointInfo, Finding } from "./verify.server";
+import { writeHead } from "./witness.server";
 
-// Decides, before every view and append, whether the trail must be verified again in full.
-// docs/decisions/005-verification.md: a full pass runs at start, and whenever another connection
-// has written the file (PRAGMA data_version), the file was replaced, or the newest checkpoint is
-// not the one this process last verified or wrote; otherwise the view checks only its own rows.
+export { verifyNow } from "./full-pass.server";
 
-type GuardState = {
-  dataVersion: number;
-  /** The head file as last read or written: replaced, edited or deleted, it is read again. */
-  headStamp: string;
-  head: CheckpointInfo | null;
-  /** The newest head this process verified clean or wrote: kept across failed passes. */
-  trusted: Witness | null;
-  records: number;
-  findings: Finding[];
-  mailed: Set<string>;
-};
+// Decides, before every view and append, whether the trail must be verified again in full
+// (docs/decisions/005 and 008): at start, and whenever guard-state.server.ts says memory is not
+// enough; otherwise the view checks only its own rows. A view waits for the full pass, so an
+// edit anywhere in the table is caught at the next view, but the pass gives the event loop back
+// between chunks of rows, so other users are served meanwhile.
 
 export type TrailStatus =
   | { ok: true; records: number; checkpoint: CheckpointInfo | null }
@@ -42,126 +25,6 @@ export class TrailCompromisedError extends Error {
   constructor(public readonly findings: Finding[]) {
     super("the audit trail failed verification; appends are refused until it is resolved");
     this.name = "TrailCompromisedError";
-  }
-}
-
-const states = processWide("guard-states", () => new WeakMap<AppContext, GuardState>());
-/** Witnesses' refusals: no pass over the database can clear them, only a restart. */
-const witnessFindings = processWide("witness-findings", () => new WeakMap<AppContext, Finding[]>());
-
-function headStamp(ctx: AppContext): string {
-  try {
-    const s = fs.statSync(ctx.config.TRAIL_HEAD_PATH);
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
-  } catch {
-    return "missing";
-  }
-}
-
-function newestCheckpointId(ctx: AppContext): string {
-  const row = ctx.conn.sqlite
-    .prepare("SELECT number, root_hash, signature FROM checkpoints ORDER BY number DESC LIMIT 1")
-    .get() as { number: number; root_hash: Buffer; signature: Buffer } | undefined;
-  return row
-    ? `${row.number}:${row.root_hash.toString("hex")}:${row.signature.toString("hex")}`
-    : "none";
-}
-
-const headId = (head: CheckpointInfo | null) =>
-  head
-    ? `${head.number}:${head.rootHash.toString("hex")}:${head.signature.toString("hex")}`
-    : "none";
-
-/**
- * Runs the full verification of the open database and remembers the verdict: the records,
- * checkpoints and signed rows (as offline), the head file, and the session rows' MACs, which
- * only the server can check.
- */
-export function verifyNow(
-  ctx: AppContext,
-  options: { onProgress?: (done: number, total: number) => void; head?: HeadRead } = {},
-): VerifyReport {
-  const previous = states.get(ctx);
-  // Read before the pass: a write that lands during it changes the version again.
-  const dataVersion = ctx.conn.sqlite.pragma("data_version", { simple: true }) as number;
-  const trail = verifyTrail(ctx.conn.sqlite, ctx.keys.trustedPublicKeys, {
-    origin: ctx.config.TRAIL_ORIGIN,
-    head: options.head ?? readHead(ctx.config.TRAIL_HEAD_PATH),
-    // What this process verified or wrote last: no edit of the head file reaches its memory.
-    remembered: previous?.trusted ?? null,
-    // What the witnesses cosigned, as this process last heard it (refreshed before a full pass).
-    witnessed: witnessedHeads(ctx),
-    onProgress: options.onProgress,
-  });
-  const findings = [
-    ...trail.findings,
-    ...checkSessionRows(ctx),
-    ...(witnessFindings.get(ctx) ?? []),
-  ];
-  const report = { ...trail, ok: findings.length === 0, findings };
-  if (report.ok && report.checkpoint) writeHead(ctx.config.TRAIL_HEAD_PATH, report.checkpoint);
-  states.set(ctx, {
-    dataVersion,
-    headStamp: headStamp(ctx),
-    head: report.checkpoint,
-    trusted: report.ok ? report.checkpoint : (previous?.trusted ?? null),
-    records: report.records,
-    findings: report.findings,
-    mailed: previous?.mailed ?? new Set(),
-  });
-  return report;
-}
-
-function needsFullVerification(ctx: AppContext, state: GuardState | undefined): boolean {
-  if (!state) return true;
-  const dataVersion = ctx.conn.sqlite.pragma("data_version", { simple: true }) as number;
-  return (
-    dataVersion !== state.dataVersion ||
-    headStamp(ctx) !== state.headStamp ||
-    newestCheckpointId(ctx) !== headId(state.head)
-  );
-}
-
-/**
- * Mails the admins once per distinct set of findings while this process runs. Which incidents
- * were mailed is kept in memory only: every file is within an intruder's reach, so a list on
- * disk could be pre-filled to silence the alert. A restart therefore mails an incident that is
- * still open once more. The incidents table is only a record. A failed delivery is tried again
- * on the next check. Never throws.
- */
-async function raiseIncident(
-  ctx: AppContext,
-  state: GuardState,
-  viewerId: string | null,
-): Promise<Delivery | null> {
-  const fingerprint = fingerprintFindings(ctx, state.findings);
-  const key = fingerprint.toString("hex");
-  if (state.mailed.has(key)) return null;
-  state.mailed.add(key);
-  const detectedAt = new Date(ctx.now());
-  try {
-    const delivery = await sendAlert(ctx, state.findings, detectedAt, viewerId, fingerprint);
-    try {
-      ctx.conn.db
-        .insert(incidents)
-        .values({
-          fingerprint,
-          detectedAt: detectedAt.getTime(),
-          triggeredBy: viewerId,
-          findings: JSON.stringify(state.findings),
-          notifiedAt: ctx.now(),
-          delivery: delivery.via === "smtp" ? `smtp ${delivery.messageId}` : delivery.file,
-        })
-        .onConflictDoNothing()
-        .run();
-    } catch {
-      // A deleted, read-only or sabotaged database does not stop the alert, only this note of it.
-    }
-    return delivery;
-  } catch (error) {
-    state.mailed.delete(key);
-    console.error(`Could not send the integrity alert: ${(error as Error).message}`);
-    return null;
   }
 }
 
@@ -194,8 +57,10 @@ export async function ensureTrailIntact(
       },
     ];
   } else if (options.force || needsFullVerification(ctx, state)) {
-    await refreshWitnessedHeads(ctx);
-    verifyNow(ctx);
+    // A pass that began before the caller's reason to force one does not count.
+    if (options.force) await passes(ctx);
+    const pass = passInBackground(ctx);
+    await pass;
     state = states.get(ctx)!;
   }
   state = state!;

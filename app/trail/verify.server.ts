@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import type Database from "better-sqlite3";
+import Database from "better-sqlite3";
 import { Frontier, hashPrefixed } from "../crypto/merkle.server";
 import { checkSignature } from "../crypto/signing.server";
 import { checkAnchor, checkWitnessed, type WitnessedHead } from "./anchor-check.server";
@@ -171,20 +171,55 @@ export function verifyTrail(
 ): VerifyReport {
   // One read transaction: every statement sees the same snapshot, so an append committed by
   // another process half-way through is neither half-seen nor mistaken for an insertion.
-  if (sqlite.inTransaction) return verifySnapshot(sqlite, keys, options);
+  const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options));
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same pass on a connection of its own, giving the event loop back after every chunk of
+ * rows: a server verifying a million records goes on serving requests meanwhile.
+ */
+export async function verifyTrailAsync(
+  file: string,
+  keys: Map<string, KeyObject>,
+  options: VerifyOptions,
+): Promise<VerifyReport> {
+  const sqlite = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    sqlite.pragma("busy_timeout = 5000");
+    const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options));
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    sqlite.close();
+  }
+}
+
+function* inSnapshot<T>(
+  sqlite: Database.Database,
+  steps: () => Generator<void, T>,
+): Generator<void, T> {
+  if (sqlite.inTransaction) return yield* steps();
   sqlite.exec("BEGIN");
   try {
-    return verifySnapshot(sqlite, keys, options);
+    return yield* steps();
   } finally {
     sqlite.exec("COMMIT");
   }
 }
 
-function verifySnapshot(
+/** The pass, as steps: it yields after each chunk of rows, and returns the report. */
+function* verifySteps(
   sqlite: Database.Database,
   keys: Map<string, KeyObject>,
   options: VerifyOptions,
-): VerifyReport {
+): Generator<void, VerifyReport> {
   const findings: Finding[] = [];
   const newest = readCheckpoint(sqlite, "ORDER BY number DESC LIMIT 1");
   if (newest) findings.push(...checkCheckpoint(newest, keys, options.origin));
@@ -216,6 +251,7 @@ function verifySnapshot(
       lastLogId = typeof logId === "string" ? logId : null;
     }
     options.onProgress?.(frontier.treeSize, total);
+    yield;
   }
   const witnessRootOk =
     !witness || witness.treeSize === 0 || !!rootsAt.get(witness.treeSize)?.equals(witness.rootHash);
