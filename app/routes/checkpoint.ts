@@ -1,5 +1,6 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { ensureTrailIntact } from "~/trail/guard.server";
+import { INTEGRITY_HEADER } from "~/trail/history-check";
 import { publishedCheckpoint } from "~/trail/witness-status.server";
 
 const TEXT = { "Content-Type": "text/plain; charset=utf-8" };
@@ -14,9 +15,10 @@ export async function loader({ context }: LoaderFunctionArgs) {
   const ctx = context.app;
   const status = await ensureTrailIntact(ctx, { viewerId: null });
   if (!status.ok) {
+    // Said in a header, so a patient's browser can tell this from a server that is only busy.
     return new Response("The trail failed verification; no checkpoint is served.\n", {
       status: 503,
-      headers: TEXT,
+      headers: { ...TEXT, [INTEGRITY_HEADER]: "compromised" },
     });
   }
   const published = await publishedCheckpoint(ctx, status.checkpoint);

@@ -160,6 +160,8 @@ describe("with a trail of 150 records, past the stored subtrees of 64", () => {
     ];
     expect(responses.map((r) => r.status)).toEqual([503, 503, 503]);
     expect(await responses[0]!.text()).not.toContain(ctx.config.TRAIL_ORIGIN);
+    // The patient's browser tells this from a busy server by the header.
+    expect(responses[0]!.headers.get("Trail-Integrity")).toBe("compromised");
     expect((await responses[1]!.json()).error.code).toBe("integrity_compromised");
   });
 });

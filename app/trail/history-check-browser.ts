@@ -4,6 +4,7 @@
 // the server.
 
 import {
+  INTEGRITY_HEADER,
   checkKeys,
   decide,
   proofRange,
@@ -49,6 +50,14 @@ export async function runHistoryCheck(
     deps.fetch(url, { cache: "no-store", credentials: "omit" }).catch(() => null);
 
   const response = await get("/checkpoint");
+  if (response?.status === 503 && response.headers.get(INTEGRITY_HEADER) === "compromised") {
+    // The browser cannot check a history the server withholds, but the server's own check
+    // failed: the records may have been removed or rewritten. Nothing is stored.
+    return {
+      kind: "different",
+      reason: "the server itself reports that the trail failed its verification.",
+    };
+  }
   if (!response || !response.ok) {
     return unavailable(
       response

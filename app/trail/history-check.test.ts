@@ -13,6 +13,7 @@ import {
   type NoteSigner,
 } from "../crypto/note";
 import {
+  INTEGRITY_HEADER,
   decide,
   proofRange,
   readStored,
@@ -373,6 +374,24 @@ describe("runHistoryCheck", () => {
       reason: expect.stringMatching(/signing key changed/),
     });
     expect(b.requested).toEqual([]);
+  });
+
+  it("a server that reports its own verification failed is red, and nothing is stored", async () => {
+    const headers = { [INTEGRITY_HEADER]: "compromised" };
+    const b = fakeBrowser({
+      "/checkpoint": () => new Response("failed", { status: 503, headers }),
+    });
+    b.deps.storage.setItem(storageKey(ORIGIN), JSON.stringify(stored(7)));
+    expect(await runHistoryCheck(TRUST, b.deps)).toMatchObject({
+      kind: "different",
+      reason: expect.stringMatching(/failed its verification/),
+    });
+    expect(readStored(b.items.get(storageKey(ORIGIN))!)?.anchor?.size).toBe(7);
+    // The header on another status, or another value, is no such report.
+    const busy = fakeBrowser({
+      "/checkpoint": () => new Response("busy", { status: 502, headers }),
+    });
+    expect((await runHistoryCheck(TRUST, busy.deps)).kind).toBe("unavailable");
   });
 
   it("a refused proof (4xx) for a larger checkpoint is red", async () => {

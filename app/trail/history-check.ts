@@ -18,6 +18,9 @@ import {
 } from "../crypto/note";
 
 /** What the page tells the browser to trust: public keys only, no PHI, no secrets. */
+/** Set on GET /checkpoint's 503 when the server's own verification of the trail failed. */
+export const INTEGRITY_HEADER = "Trail-Integrity";
+
 export type HistoryTrust = {
   /** The trail's origin, the first line of its checkpoints (TRAIL_ORIGIN). */
   origin: string;
