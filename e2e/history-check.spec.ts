@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -175,5 +176,81 @@ test("an intruder who replaced the note key and deleted a record: red, while the
   const alert = page.getByRole("alert").filter({ hasText: DIFFERENT });
   await expect(alert).toBeVisible({ timeout: 15_000 });
   await expect(alert).toContainText("the log's signing key changed");
+  await trail.stop();
+});
+
+test("an intruder holding the trail's keys drops a record, re-signs everything and rewrites the head: the witnesses give it away", async ({
+  page,
+  request,
+}) => {
+  const { dir, env, witnesses, ...started } = await setUp("resigned");
+  let { trail } = started;
+  const patient = await newPatient(page, undefined, env);
+  const kept = event(patient.patientId, { notes: "kept" });
+  const dropped = event(patient.patientId, { notes: "dropped by the intruder" });
+  await postEvents(request, [kept, dropped, kept], env);
+  await login(page, patient);
+  const size = await cosignedSize(request);
+  await expectChecked(page, size);
+
+  // With the real keys, the intruder builds the history they want (without the event they
+  // drop, and longer than the witnessed one, so nothing looks cut short) through the trail's own import, and swaps it in,
+  // head file included. Every signature in it is valid.
+  trail = await restart(trail, env, () => {
+    // Without WITNESSES: the trail's own code would ask them, and refuse to append.
+    const { WITNESSES: _witnesses, ...unwitnessed } = env;
+    const forgedEnv = {
+      ...unwitnessed,
+      DATABASE_PATH: path.join(dir, "forged.db"),
+      TRAIL_HEAD_PATH: path.join(dir, "forged-head.json"),
+    };
+    const events = path.join(dir, "forged.ndjson");
+    // Longer than what the witnesses cosigned, which grows with the patient's own views.
+    const lines = Array.from({ length: size + 20 }, () => JSON.stringify(kept));
+    fs.writeFileSync(events, lines.join("\n"));
+    cliFor(forgedEnv, "import", events);
+    const db = new Database(env.DATABASE_PATH);
+    db.exec(`ATTACH '${forgedEnv.DATABASE_PATH}' AS forged`);
+    for (const table of ["audit_records", "checkpoints", "tree_nodes"]) {
+      db.exec(`DELETE FROM main.${table}; INSERT INTO main.${table} SELECT * FROM forged.${table}`);
+    }
+    db.close();
+    fs.copyFileSync(forgedEnv.TRAIL_HEAD_PATH, path.join(env.KEYS_DIR, "trail-head.json"));
+  });
+
+  // The server asked the witnesses at start: its view withholds the records.
+  await page.goto("/home");
+  await expect(page.getByText("Data integrity compromised")).toBeVisible();
+  // The patient's browser is told so by the server's checkpoint endpoint, and shows red.
+  await expect(page.getByRole("alert").filter({ hasText: DIFFERENT })).toBeVisible({
+    timeout: 15_000,
+  });
+  // The admins' alert names the witnesses and what they saw.
+  await expect
+    .poll(() => fs.readdirSync(env.OUTBOX_DIR).length, { timeout: 15_000 })
+    .toBeGreaterThan(0);
+  const alerts = fs
+    .readdirSync(env.OUTBOX_DIR)
+    .map((f) => fs.readFileSync(path.join(env.OUTBOX_DIR, f), "utf8"))
+    .join("\n")
+    .replace(/=\r?\n/g, ""); // quoted-printable soft line breaks
+  expect(alerts).toMatch(/Data integrity compromised/);
+  expect(alerts).toMatch(/history was rewritten/);
+  expect(alerts).not.toContain(patient.patientId);
+
+  // Offline, asking the witnesses: exit 1, whatever the head file says.
+  const verify = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "cli/main.ts",
+      "verify",
+      ...witnesses.flatMap((w) => ["--witness", w.entry]),
+    ],
+    { env: { ...process.env, ...env }, encoding: "utf8" },
+  );
+  expect(verify.status, verify.stdout + verify.stderr).toBe(1);
+  expect(verify.stdout).toMatch(/history was rewritten/);
   await trail.stop();
 });
