@@ -77,7 +77,10 @@ async function main() {
   const small = context("small");
   const pool = createSignerPool(big.keys.signing.privateKey);
   try {
-    const signs = await rawSignsPerSecond(big.keys.signing.privateKey, quick ? 1000 : 3000);
+    // Signing's limit is measured right before each ingest figure, as other load on the machine drifts.
+    const key = big.keys.signing.privateKey;
+    const signMs = quick ? 2000 : 3000;
+    const bulkSigns = await rawSignsPerSecond(key, signMs);
     const bulk = await build(big, BIG, pool, "trail");
     await build(small, SMALL, pool, "baseline trail");
     await pool.close();
@@ -92,20 +95,22 @@ async function main() {
     if (!verification.ok) throw new Error("the generated trail did not verify");
 
     const ingestBodies = batchBodies(API_BATCHES + 1, 0);
-    const busyBodies = batchBodies(SECONDS * 3, ingestBodies.length * 1000);
+    const busyBodies = batchBodies(SECONDS * 8, ingestBodies.length * 1000);
     log(`server on the ${fmt(BIG)}-record trail`);
     const bigRun = await withServer("big", async ({ url }) => {
       const sessions = await homeUnderSessions(url, SECONDS);
       const latency = await patientLatency(url, big, LATENCY_RUNS);
+      const apiSigns = await rawSignsPerSecond(key, signMs);
       const api = await apiIngest(url, token, ingestBodies, API_CONCURRENCY);
       const login = await loginUnderIngest(url, token, busyBodies, SECONDS);
-      return { sessions, latency, api, login };
+      return { sessions, latency, api, apiSigns, login };
     });
     log(`server on the ${fmt(SMALL)}-record trail`);
     const smallLatency = await withServer("small", ({ url }) =>
       patientLatency(url, small, LATENCY_RUNS),
     );
     log(`npm run cli -- import of ${fmt(CLI_RECORDS)} events`);
+    const cliSigns = await rawSignsPerSecond(key, signMs);
     const cli = cliImport(CLI_RECORDS);
     log("append → quorum cosignature");
     const quorumPool = createSignerPool(big.keys.signing.privateKey);
@@ -113,8 +118,9 @@ async function main() {
       quorumPool.close(),
     );
 
-    const { sessions, latency, api, login } = bigRun;
-    const rawSigns = `${fmt(signs)} raw RSA-3072 signs/s (tight loop, every core)`;
+    const { sessions, latency, api, apiSigns, login } = bigRun;
+    const rawSigns = (signs: number) =>
+      `${fmt(signs)} raw RSA-3072 signs/s (tight loop, every core, just before)`;
     const at = (n: number) => `at ${fmt(n)} records`;
     print([
       {
@@ -126,30 +132,30 @@ async function main() {
       },
       {
         figure: "GET /login p99 while 1000-record API batches are stored",
-        measured: `${fmt(login.busy.latency.p99)} ms (p50 ${fmt(login.busy.latency.p50)} ms, ${fmt(login.stored)} records stored)`,
-        baseline: `${fmt(login.idle.latency.p99)} ms idle (40 req/s both)`,
-        ratio: login.busy.latency.p99 / login.idle.latency.p99,
+        measured: `${fmt(login.busyP99)} ms (p50 ${fmt(login.busyP50)} ms, ${fmt(login.stored)} records stored)`,
+        baseline: `${fmt(login.idleP99)} ms idle (40 req/s both)`,
+        ratio: login.busyP99 / login.idleP99,
         goal: "≤ 2",
       },
       {
         figure: `API ingest, ${API_CONCURRENCY} clients posting 1000-record batches`,
         measured: `${fmt(api)} records/s`,
-        baseline: rawSigns,
-        ratio: api / signs,
+        baseline: rawSigns(apiSigns),
+        ratio: api / apiSigns,
         goal: "≥ 0.8",
       },
       {
         figure: "CLI import (npm run cli -- import, start to exit)",
         measured: `${fmt(cli)} records/s (${fmt(CLI_RECORDS)} events)`,
-        baseline: rawSigns,
-        ratio: cli / signs,
+        baseline: rawSigns(cliSigns),
+        ratio: cli / cliSigns,
         goal: "≥ 0.8",
       },
       {
         figure: "bulk append in process (how the bench builds its trail)",
         measured: `${fmt(bulk)} records/s`,
-        baseline: rawSigns,
-        ratio: bulk / signs,
+        baseline: rawSigns(bulkSigns),
+        ratio: bulk / bulkSigns,
         goal: "—",
       },
       {

@@ -72,6 +72,8 @@ export function wireEvent(i: number, total: number) {
 export const fmt = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+export const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 function progress(label: string, done: number, total: number) {
