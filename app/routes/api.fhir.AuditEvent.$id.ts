@@ -5,6 +5,7 @@ import { findRecordOfSource } from "~/models/record.server";
 import { openRecords } from "~/services/open-records.server";
 import { sourceFromRequest } from "~/models/source.server";
 import { readVerified } from "~/services/verified-read.server";
+import { COL } from "~/trail/encoding.server";
 
 const FHIR_JSON = "application/fhir+json";
 const fhir = (body: unknown, status: number) =>
@@ -31,6 +32,9 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       operationOutcome("transient", [{ message: "The trail failed verification." }]),
       503,
     );
-  const seal = { signature: row[17].toString("base64"), origin: ctx.config.TRAIL_ORIGIN };
+  const seal = {
+    signature: row[COL.signature].toString("base64"),
+    origin: ctx.config.TRAIL_ORIGIN,
+  };
   return fhir(toAuditEvent(read.value, seal), 200);
 }

@@ -10,7 +10,7 @@ import {
   type RecordFilters,
 } from "../models/record.server";
 import type { User } from "../models/user.server";
-import { recordSigningInput, type RawRecord } from "../trail/encoding.server";
+import { recordSigningInput, type RawRecord, COL } from "../trail/encoding.server";
 import type { CheckpointInfo } from "../trail/verify.server";
 
 // What a view shows of the rows it read: each checked (sealed by the verified checkpoint, signed
@@ -29,13 +29,14 @@ export function openRecords(
 ): AuditRecordView[] {
   return rows.map((row) => {
     const [seq, logId] = row;
-    const key = ctx.keys.trustedPublicKeys.get(row[16]);
+    const key = ctx.keys.trustedPublicKeys.get(row[COL.keyId]);
     if (!checkpoint || seq > checkpoint.treeSize || !key) throw new RecordCheckFailed(seq);
     const signed = recordSigningInput(row);
-    const id = cacheId(signed, row[17]);
+    const id = cacheId(signed, row[COL.signature]);
     const cached = opened(ctx).get(id);
     if (cached) return confined(cached, patientId);
-    if (checkSignature(key, signed, row[17]) !== "valid") throw new RecordCheckFailed(seq);
+    if (checkSignature(key, signed, row[COL.signature]) !== "valid")
+      throw new RecordCheckFailed(seq);
     const open = (column: string, value: Buffer) => {
       try {
         return decryptField(ctx.keys.fieldKey, value, {
@@ -47,20 +48,21 @@ export function openRecords(
         throw new RecordCheckFailed(seq);
       }
     };
+    const extraEnc = row[COL.extraEnc];
     const view: AuditRecordView = {
       seq,
       logId,
-      patientId: open("patient_id", row[7]),
-      actorId: open("actor_id", row[8]),
-      actorName: open("actor_name", row[9]),
-      action: open("action", row[10]),
-      tableAffected: open("table_affected", row[11]),
-      notes: open("notes", row[12]),
-      occurredAt: new Date(row[13]).toISOString(),
-      recordedAt: new Date(row[14]).toISOString(),
-      sourceId: row[15],
-      keyId: row[16],
-      extra: row[18] === null ? null : open("extra", row[18]),
+      patientId: open("patient_id", row[COL.patientIdEnc]),
+      actorId: open("actor_id", row[COL.actorIdEnc]),
+      actorName: open("actor_name", row[COL.actorNameEnc]),
+      action: open("action", row[COL.actionEnc]),
+      tableAffected: open("table_affected", row[COL.tableAffectedEnc]),
+      notes: open("notes", row[COL.notesEnc]),
+      occurredAt: new Date(row[COL.occurredAt]).toISOString(),
+      recordedAt: new Date(row[COL.recordedAt]).toISOString(),
+      sourceId: row[COL.sourceId],
+      keyId: row[COL.keyId],
+      extra: extraEnc === null ? null : open("extra", extraEnc),
     };
     remember(ctx, id, view);
     return confined(view, patientId);
@@ -109,7 +111,7 @@ export function openRecordPage(
   });
   return {
     records: openRecords(ctx, page.records, checkpoint, scopeOf(viewer)),
-    signatures: page.records.map((row) => row[17].toString("base64")),
+    signatures: page.records.map((row) => row[COL.signature].toString("base64")),
     nextBefore: page.nextBefore,
   };
 }

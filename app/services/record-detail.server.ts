@@ -2,7 +2,7 @@ import type { AppContext } from "../context.server";
 import { findRecord, scopeOf, type AuditRecordView } from "../models/record.server";
 import { openRecords } from "./open-records.server";
 import type { User } from "../models/user.server";
-import { recordLeafHash } from "../trail/encoding.server";
+import { recordLeafHash, COL } from "../trail/encoding.server";
 import { proveInclusion } from "../trail/proof.server";
 import { auditView } from "./trail-view.server";
 import { readVerified } from "./verified-read.server";
@@ -59,7 +59,7 @@ export async function recordDetail(
   return {
     kind: "ok",
     record,
-    signature: row[17].toString("base64"),
+    signature: row[COL.signature].toString("base64"),
     leafHash: leafHash.toString("hex"),
     proof: inclusion.proof.map((p) => p.toString("hex")),
     inclusionVerified: inclusion.verified,

@@ -7,6 +7,7 @@ import { STORED_NODE_LEVEL } from "./proof.server";
 import { signBytes } from "../crypto/signing.server";
 import {
   checkpointSigningInput,
+  COL,
   RECORD_COLUMNS,
   recordLeafHash,
   recordSigningInput,
@@ -173,7 +174,7 @@ async function appendOnce(
     for (const [i, input] of inputs.slice(start, start + SIGN_CHUNK).entries()) {
       const row = sealRecord(ctx, input, head.size + start + i + 1, prev, recordedAt);
       chunk.push(row);
-      prev = row[1];
+      prev = row[COL.logId];
     }
     rows.push(...chunk);
     signing.push(signer(chunk.map((row) => recordSigningInput(row))));
@@ -182,7 +183,7 @@ async function appendOnce(
   const frontier = head.frontier.clone();
   const nodes: TreeNode[] = [];
   for (const [i, row] of rows.entries()) {
-    row[17] = signatures[i]!;
+    row[COL.signature] = signatures[i]!;
     for (const node of frontier.append(recordLeafHash(row))) {
       if (node.level >= STORED_NODE_LEVEL) nodes.push(node);
     }
@@ -231,7 +232,7 @@ async function appendOnce(
   write.immediate();
   noteOwnWrite(ctx, { ...body, signature: signature! });
   return {
-    records: rows.map((row) => ({ logId: row[1], seq: row[0] })),
+    records: rows.map((row) => ({ logId: row[COL.logId], seq: row[COL.seq] })),
     checkpoint: summarizeCheckpoint(body),
   };
 }

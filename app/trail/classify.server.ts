@@ -3,6 +3,7 @@ import type Database from "better-sqlite3";
 import { recoverDigest, signedDigest } from "../crypto/signing.server";
 import {
   RECORD_COLUMNS,
+  COL,
   normalizeRecord,
   recordSigningInput,
   SQL_TYPES_OK,
@@ -151,7 +152,7 @@ export function classifyRecords(
         }
       }
       if (pendingGap) {
-        reportGap(pendingGap, valid ? row[2] : null);
+        reportGap(pendingGap, valid ? row[COL.prevLogId] : null);
         pendingGap = null;
       }
       const copies = duplicates.get(logId);
@@ -172,10 +173,10 @@ export function classifyRecords(
 
   // A genuine signature over the same record at another position means the record was moved.
   const candidateSeqs = (m: Mismatch) => {
-    const seq = m.row[0];
-    const near = [seq - 1, seq + 1, ...(duplicates.get(m.row[1]) ?? [])];
+    const seq = m.row[COL.seq];
+    const near = [seq - 1, seq + 1, ...(duplicates.get(m.row[COL.logId]) ?? [])];
     return mismatches.length <= MAX_CANDIDATES
-      ? [...near, ...mismatches.map((o) => o.row[0])]
+      ? [...near, ...mismatches.map((o) => o.row[COL.seq])]
       : near;
   };
   for (const m of mismatches) {

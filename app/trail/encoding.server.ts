@@ -50,16 +50,40 @@ export type RawRecord = [
   extraEnc: Buffer | null,
 ];
 
+/** Where each column is in a RawRecord: `row[COL.signature]`, never `row[COL.signature]`. */
+export const COL = {
+  seq: 0,
+  logId: 1,
+  prevLogId: 2,
+  patientIndex: 3,
+  actorIndex: 4,
+  actionIndex: 5,
+  tableIndex: 6,
+  patientIdEnc: 7,
+  actorIdEnc: 8,
+  actorNameEnc: 9,
+  actionEnc: 10,
+  tableAffectedEnc: 11,
+  notesEnc: 12,
+  occurredAt: 13,
+  recordedAt: 14,
+  sourceId: 15,
+  keyId: 16,
+  signature: 17,
+  extraEnc: 18,
+} as const satisfies Record<string, number>;
+
 /**
  * The encoding version of a record: 1 without `extra_enc`, 2 with it (version 2 appends it). A
  * version-2 row whose extra is removed, or a version-1 row given one, no longer matches its
  * signature.
  */
-const versionOf = (row: RawRecord) => (row[18] === null ? 1 : 2);
-const extraOf = (row: RawRecord): Field[] => (row[18] === null ? [] : [row[18]]);
+const versionOf = (row: RawRecord) => (row[COL.extraEnc] === null ? 1 : 2);
+const extraOf = (row: RawRecord): Field[] =>
+  row[COL.extraEnc] === null ? [] : [row[COL.extraEnc]];
 
 /** The bytes a record's signature covers: every stored column but the signature, `seq` as given. */
-export function recordSigningInput(row: RawRecord, seq: number = row[0]): Buffer {
+export function recordSigningInput(row: RawRecord, seq: number = row[COL.seq]): Buffer {
   return encodeFields([
     "ehr-audit-record",
     versionOf(row),
@@ -76,7 +100,7 @@ export function recordLeafInput(row: RawRecord): Buffer {
 
 function recordFields(row: RawRecord, prefix: number): Buffer {
   return encodeFields(
-    ["ehr-audit-record", versionOf(row), ...row.slice(0, 17), ...extraOf(row), row[17]],
+    ["ehr-audit-record", versionOf(row), ...row.slice(0, 17), ...extraOf(row), row[COL.signature]],
     prefix,
   );
 }

@@ -95,7 +95,7 @@ export function checkSignedTable(
   const findings: Finding[] = [];
   for (const row of rows) {
     const check = checkRow(trusted, table, row.slice(0, columns.length), row[columns.length]);
-    const finding = rowFinding(table, String(row[0]), check);
+    const finding = rowFinding(table, String(row[0]), check); // the id comes first
     if (finding) findings.push(finding);
   }
   return { count: rows.length, findings };
