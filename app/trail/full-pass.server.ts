@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import type { AppContext } from "../context.server";
 import { checkSessionRows } from "../models/session.server";
 import { processWide } from "../process-wide";
@@ -81,6 +82,18 @@ export function verifyNow(
 
 const passes = processWide("guard-passes", () => new WeakMap<AppContext, Promise<void>>());
 
+/** A read-only connection for the pass; null when none can be opened (the server's own serves). */
+function openReader(file: string): Database.Database | null {
+  try {
+    const reader = new Database(file, { readonly: true, fileMustExist: true });
+    reader.pragma("busy_timeout = 5000");
+    return reader;
+  } catch (error) {
+    console.warn(`Verifying on the server's connection: ${(error as Error).message}`);
+    return null;
+  }
+}
+
 /** Resolves when the pass running now, if any, has ended (whatever it found). */
 export async function passInProgress(ctx: AppContext): Promise<void> {
   await passes.get(ctx)?.catch(() => undefined);
@@ -101,15 +114,15 @@ export function passInBackground(ctx: AppContext): Promise<void> {
         ...passOptions(ctx, states.get(ctx)),
         head: readHead(ctx.config.TRAIL_HEAD_PATH),
       };
-      let trail: VerifyReport;
+      const reader = openReader(ctx.conn.file);
       try {
-        trail = await verifyTrailAsync(ctx.conn.file, ctx.keys.trustedPublicKeys, options);
-      } catch (error) {
-        // A second connection could not be opened (file permissions, say): the server's own.
-        console.warn(`Verifying on the server's connection: ${(error as Error).message}`);
-        trail = verifyTrail(ctx.conn.sqlite, ctx.keys.trustedPublicKeys, options);
+        const trail = reader
+          ? await verifyTrailAsync(reader, ctx.keys.trustedPublicKeys, options)
+          : verifyTrail(ctx.conn.sqlite, ctx.keys.trustedPublicKeys, options);
+        settle(ctx, dataVersion, trail);
+      } finally {
+        reader?.close();
       }
-      settle(ctx, dataVersion, trail);
     })().finally(() => passes.delete(ctx));
     passes.set(ctx, pass);
   }

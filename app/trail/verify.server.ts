@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { Frontier, hashPrefixed } from "../crypto/merkle.server";
 import { checkSignature } from "../crypto/signing.server";
 import { checkAnchor, checkWitnessed, type WitnessedHead } from "./anchor-check.server";
@@ -179,25 +179,20 @@ export function verifyTrail(
 }
 
 /**
- * The same pass on a connection of its own, giving the event loop back after every chunk of
- * rows: a server verifying a million records goes on serving requests meanwhile.
+ * The same pass, giving the event loop back after every chunk of rows: a server verifying a
+ * million records goes on serving requests meanwhile. `sqlite` must be a connection of its own
+ * (a read transaction stays open across the pauses).
  */
 export async function verifyTrailAsync(
-  file: string,
+  sqlite: Database.Database,
   keys: Map<string, KeyObject>,
   options: VerifyOptions,
 ): Promise<VerifyReport> {
-  const sqlite = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    sqlite.pragma("busy_timeout = 5000");
-    const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options));
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    sqlite.close();
+  const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options));
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
