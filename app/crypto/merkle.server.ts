@@ -1,4 +1,5 @@
 import { createHash, hash } from "node:crypto";
+import { consistencySteps } from "./merkle-steps";
 
 // RFC 9162 (Certificate Transparency v2) Merkle tree with SHA-256:
 // leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), MTH({}) = SHA-256("").
@@ -29,12 +30,6 @@ export const EMPTY_ROOT = createHash("sha256").digest();
 
 const isOdd = (n: number) => n % 2 === 1;
 
-/** Exact for every safe integer (bitwise operators would stop at 2^31). */
-function isPowerOfTwo(n: number): boolean {
-  if (n < 1) return false;
-  while (n % 2 === 0) n /= 2;
-  return n === 1;
-}
 const half = (n: number) => Math.floor(n / 2);
 
 /** The largest power of two strictly less than n (n ≥ 2). */
@@ -136,38 +131,12 @@ export function verifyConsistency(
   root1: Buffer,
   root2: Buffer,
 ): boolean {
-  if (!Number.isSafeInteger(size1) || !Number.isSafeInteger(size2)) return false;
-  if (size1 < 1 || size1 > size2) return false;
-  if (size1 === size2) return proof.length === 0 && root1.equals(root2);
-  if (proof.length === 0) return false;
-  // A first tree that is a complete subtree is its own first proof node.
-  const path = isPowerOfTwo(size1) ? [root1, ...proof] : [...proof];
-  let fn = size1 - 1;
-  let sn = size2 - 1;
-  while (isOdd(fn)) {
-    fn = half(fn);
-    sn = half(sn);
-  }
-  let fr = path[0]!;
-  let sr = path[0]!;
-  for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if (isOdd(fn) || fn === sn) {
-      fr = hashChildren(c, fr);
-      sr = hashChildren(c, sr);
-      if (!isOdd(fn)) {
-        while (!isOdd(fn) && fn !== 0) {
-          fn = half(fn);
-          sn = half(sn);
-        }
-      }
-    } else {
-      sr = hashChildren(sr, c);
-    }
-    fn = half(fn);
-    sn = half(sn);
-  }
-  return fr.equals(root1) && sr.equals(root2) && sn === 0;
+  const steps = consistencySteps(size1, size2, proof, root1, root2);
+  const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  let step = steps.next();
+  while (!step.done)
+    step = steps.next(hashChildren(asBuffer(step.value[0]), asBuffer(step.value[1])));
+  return step.value;
 }
 
 /** A completed subtree: `level` 0 is a leaf, and it covers leaves [index·2^level, (index+1)·2^level). */
