@@ -6,7 +6,7 @@ import { CLI_TIMEOUT as TIMEOUT, runCliAsync } from "../tests/cli";
 import { makeTestContext, type TestContext } from "../tests/context";
 import { openMailbox, type Mailbox } from "../tests/mailbox";
 import { intrude, seedTrail } from "../tests/trail";
-import { startWitness, type WitnessProcess } from "../tests/witnesses";
+import { startTrailWitnesses, type WitnessProcess } from "../tests/witnesses";
 
 // `npm run cli -- checkpoint --mail` in a child process, against a trail two real witness
 // processes cosigned, mailing over real SMTP (so the CLI runs asynchronously: the SMTP server
@@ -19,12 +19,8 @@ let env: Record<string, string>;
 
 beforeEach(async () => {
   mailbox = await openMailbox();
-  const keysCtx = makeTestContext();
-  const logVkey = noteVerifierKey(keysCtx.keys);
-  witnesses = await Promise.all(
-    [0, 1].map(() => startWitness(keysCtx.config.TRAIL_ORIGIN, logVkey)),
-  );
-  const witnessEnv = { WITNESSES: witnesses.map((w) => w.entry).join(",") };
+  let witnessEnv: { WITNESSES: string };
+  ({ witnesses, env: witnessEnv } = await startTrailWitnesses());
   ctx = makeTestContext({ ...mailbox.env, ...witnessEnv });
   const witnessing = await startWitnessing(ctx);
   await seedTrail(ctx, 10, 4);

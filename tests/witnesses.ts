@@ -4,6 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach } from "vitest";
+import { noteVerifierKey } from "../app/trail/checkpoint-note.server";
+import { makeTestContext } from "./context";
 
 // Real witness processes (witness/main.ts) on 127.0.0.1, each with its own data folder, for the
 // trail's tests; every one is killed and its folder removed after each test.
@@ -89,4 +91,17 @@ export async function startWitness(origin: string, logVkey: string): Promise<Wit
     },
   };
   return witness;
+}
+
+/**
+ * `count` witness processes that pin the note key every test trail of this worker signs with
+ * (makeTestContext shares the keys), and the WITNESSES entry that lists them.
+ */
+export async function startTrailWitnesses(count = 2) {
+  const keysCtx = makeTestContext();
+  const logVkey = noteVerifierKey(keysCtx.keys);
+  const witnesses = await Promise.all(
+    Array.from({ length: count }, () => startWitness(keysCtx.config.TRAIL_ORIGIN, logVkey)),
+  );
+  return { witnesses, env: { WITNESSES: witnesses.map((w) => w.entry).join(",") } };
 }

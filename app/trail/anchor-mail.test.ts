@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { intrude, seedTrail } from "../../tests/trail";
-import { startWitness, type WitnessProcess } from "../../tests/witnesses";
+import { startTrailWitnesses, type WitnessProcess } from "../../tests/witnesses";
 import { openNote, parseCheckpoint, parseVerifierKey, toBase64 } from "../crypto/note";
 import { loader as checkpointRoute } from "../routes/checkpoint";
 import { mailDailyAnchor, startDailyAnchor } from "./anchor-mail.server";
@@ -22,14 +22,11 @@ let mailbox: Mailbox;
 
 beforeEach(async () => {
   mailbox = await openMailbox();
-  const keysCtx = makeTestContext();
-  const logVkey = noteVerifierKey(keysCtx.keys);
-  witnesses = await Promise.all(
-    [0, 1].map(() => startWitness(keysCtx.config.TRAIL_ORIGIN, logVkey)),
-  );
+  let witnessEnv: { WITNESSES: string };
+  ({ witnesses, env: witnessEnv } = await startTrailWitnesses());
   ctx = makeTestContext({
     ...mailbox.env,
-    WITNESSES: witnesses.map((w) => w.entry).join(","),
+    ...witnessEnv,
   });
   witnessing = await startWitnessing(ctx);
 });

@@ -6,9 +6,8 @@ import { CLI_TIMEOUT, runCliAsync } from "../../tests/cli";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { intrude, sampleRecord, seedTrail } from "../../tests/trail";
-import { startWitness, type WitnessProcess } from "../../tests/witnesses";
+import { startTrailWitnesses, type WitnessProcess } from "../../tests/witnesses";
 import { appendRecords } from "./append.server";
-import { noteVerifierKey } from "./checkpoint-note.server";
 import type { Finding } from "./findings";
 import { ensureTrailIntact } from "./guard.server";
 import { resetTrust } from "./trust-reset.server";
@@ -26,11 +25,7 @@ const scratch: string[] = [];
 
 beforeEach(async () => {
   mailbox = await openMailbox();
-  const keysCtx = makeTestContext();
-  const logVkey = noteVerifierKey(keysCtx.keys);
-  witnesses = await Promise.all(
-    [0, 1].map(() => startWitness(keysCtx.config.TRAIL_ORIGIN, logVkey)),
-  );
+  ({ witnesses } = await startTrailWitnesses());
   ctx = makeTestContext(env());
   witnessing = await startWitnessing(ctx);
   await seedTrail(ctx, 12, 4);

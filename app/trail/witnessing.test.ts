@@ -6,7 +6,7 @@ import { makeTestContext, type TestContext } from "../../tests/context";
 import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { intrude, seedTrail } from "../../tests/trail";
 import { auditor } from "../../tests/users";
-import { startWitness, type WitnessProcess } from "../../tests/witnesses";
+import { startTrailWitnesses, type WitnessProcess } from "../../tests/witnesses";
 import { VerifiedLine } from "../components/verified-line";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../crypto/note";
 import { lastCosignedSize } from "../models/cosignature.server";
@@ -26,14 +26,11 @@ let mailbox: Mailbox;
 
 async function setUp(env: Record<string, string> = {}) {
   mailbox = await openMailbox();
-  const keysCtx = makeTestContext();
-  const logVkey = noteVerifierKey(keysCtx.keys);
-  witnesses = await Promise.all(
-    [0, 1].map(() => startWitness(keysCtx.config.TRAIL_ORIGIN, logVkey)),
-  );
+  let witnessEnv: { WITNESSES: string };
+  ({ witnesses, env: witnessEnv } = await startTrailWitnesses());
   ctx = makeTestContext({
     ...mailbox.env,
-    WITNESSES: witnesses.map((w) => w.entry).join(","),
+    ...witnessEnv,
     ...env,
   });
   witnessing = await startWitnessing(ctx);
