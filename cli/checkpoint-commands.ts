@@ -4,6 +4,7 @@ import { formatFindings } from "../app/trail/alerts.server";
 import { mailAnchor } from "../app/trail/anchor-mail.server";
 import { checkpointNote, headOf, noteVerifierKey } from "../app/trail/checkpoint-note.server";
 import { verifyNow } from "../app/trail/guard.server";
+import { refreshWitnessedHeads } from "../app/trail/witness-anchor.server";
 import { publishedCheckpoint } from "../app/trail/witness-status.server";
 import { UsageError } from "./trail-commands";
 
@@ -20,6 +21,8 @@ export async function checkpointCommand(ctx: () => AppContext, args: string[]): 
   });
   if (positionals.length > 0) throw new UsageError("checkpoint takes no arguments but --mail");
   const app = ctx();
+  // What the witnesses cosigned comes first: a rolled-back database prints and mails nothing.
+  await refreshWitnessedHeads(app);
   const report = verifyNow(app);
   if (!report.ok) {
     // Only the note goes to stdout, so a script that keeps it never keeps anything else.

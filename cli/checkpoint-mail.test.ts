@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../app/crypto/note";
 import { noteVerifierKey } from "../app/trail/checkpoint-note.server";
@@ -90,3 +91,40 @@ it(
   },
   TIMEOUT,
 );
+
+it(
+  "checkpoint refuses a database that does not extend what the witnesses cosigned",
+  async () => {
+    // The newest records cut off, checkpoints and head with them: internally consistent.
+    intrude(ctx, (db) => {
+      db.exec("DELETE FROM audit_records WHERE seq > 4; DELETE FROM checkpoints WHERE number > 1");
+    });
+    const head = JSON.parse(fs.readFileSync(ctx.config.TRAIL_HEAD_PATH, "utf8")) as object;
+    fs.writeFileSync(
+      ctx.config.TRAIL_HEAD_PATH,
+      JSON.stringify({ ...head, ...headOfFirstCheckpoint() }),
+    );
+    for (const args of [["checkpoint"], ["checkpoint", "--mail"]]) {
+      const refused = await runCliAsync(args, env);
+      expect(refused.status).toBe(1);
+      expect(refused.stdout).toBe("");
+      expect(refused.stderr).toMatch(/cosigned a tree of 10 records.*the database holds 4/);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(mailbox.mails).toHaveLength(0);
+  },
+  TIMEOUT,
+);
+
+/** The head file's fields for checkpoint #1, as a rollback to it would leave them. */
+function headOfFirstCheckpoint() {
+  const row = ctx.conn.sqlite
+    .prepare("SELECT number, tree_size, root_hash, last_log_id FROM checkpoints WHERE number = 1")
+    .get() as { number: number; tree_size: number; root_hash: Buffer; last_log_id: string };
+  return {
+    number: row.number,
+    treeSize: row.tree_size,
+    rootHash: row.root_hash.toString("hex"),
+    lastLogId: row.last_log_id,
+  };
+}
