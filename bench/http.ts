@@ -25,13 +25,15 @@ export function startBenchServer(name: string): Promise<BenchServer> {
   });
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.send("stop");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    await exited;
-    clearTimeout(timer);
-    running.delete(child);
-  };
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (child.connected) child.send("stop");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(timer);
+      running.delete(child);
+    })());
   return new Promise((resolve, reject) => {
     child.once("message", (message: { url: string }) => resolve({ url: message.url, stop }));
     child.once("exit", (code) => reject(new Error(`the ${name} server exited (${code})`)));

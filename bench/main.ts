@@ -12,7 +12,7 @@ import { appendToQuorum } from "./quorum";
 import { rawSignsPerSecond } from "./signing";
 import { build, context, fmt, log, ROOT, WORK } from "./trail";
 import { sha256Baseline, verifyInChild } from "./verification";
-import { homeUnderSessions, patientLatency } from "./views";
+import { homeUnderSessions, patientLatencies } from "./views";
 
 const large = process.argv.includes("--large");
 const quick = process.argv.includes("--quick");
@@ -96,18 +96,26 @@ async function main() {
 
     const ingestBodies = batchBodies(API_BATCHES + 1, 0);
     const busyBodies = batchBodies(SECONDS * 8, ingestBodies.length * 1000);
-    log(`server on the ${fmt(BIG)}-record trail`);
-    const bigRun = await withServer("big", async ({ url }) => {
-      const sessions = await homeUnderSessions(url, SECONDS);
-      const latency = await patientLatency(url, big, LATENCY_RUNS);
-      const apiSigns = await rawSignsPerSecond(key, signMs);
-      const api = await apiIngest(url, token, ingestBodies, API_CONCURRENCY);
-      const login = await loginUnderIngest(url, token, busyBodies, SECONDS);
-      return { sessions, latency, api, apiSigns, login };
-    });
-    log(`server on the ${fmt(SMALL)}-record trail`);
-    const smallLatency = await withServer("small", ({ url }) =>
-      patientLatency(url, small, LATENCY_RUNS),
+    log(`servers on the ${fmt(BIG)}- and ${fmt(SMALL)}-record trails`);
+    const served = await withServer("big", (bigServer) =>
+      withServer("small", async (smallServer) => {
+        // First, while both trails hold the same records of the measured patients: /home shows
+        // a patient's newest 50, and the 50-session load below adds many of their own.
+        const [latency, smallLatency] = await patientLatencies(
+          [
+            { url: bigServer.url, writer: big },
+            { url: smallServer.url, writer: small },
+          ],
+          LATENCY_RUNS,
+        );
+        await smallServer.stop(); // idle, but out of the way of the ingest figures
+        const sessions = await homeUnderSessions(bigServer.url, SECONDS);
+        const { url } = bigServer;
+        const apiSigns = await rawSignsPerSecond(key, signMs);
+        const api = await apiIngest(url, token, ingestBodies, API_CONCURRENCY);
+        const login = await loginUnderIngest(url, token, busyBodies, SECONDS);
+        return { sessions, latency: latency!, smallLatency: smallLatency!, api, apiSigns, login };
+      }),
     );
     log(`npm run cli -- import of ${fmt(CLI_RECORDS)} events`);
     const cliSigns = await rawSignsPerSecond(key, signMs);
@@ -118,7 +126,7 @@ async function main() {
       quorumPool.close(),
     );
 
-    const { sessions, latency, api, apiSigns, login } = bigRun;
+    const { sessions, latency, smallLatency, api, apiSigns, login } = served;
     const rawSigns = (signs: number) =>
       `${fmt(signs)} raw RSA-3072 signs/s (tight loop, every core, just before)`;
     const at = (n: number) => `at ${fmt(n)} records`;

@@ -30,38 +30,52 @@ export async function homeUnderSessions(url: string, seconds: number): Promise<T
 
 export type Latencies = { loginHome: number; home: number; afterWrite: number };
 
+const timed = async (f: () => Promise<unknown>) => {
+  const started = performance.now();
+  await f();
+  return performance.now() - started;
+};
+
 /**
- * Medians, one request at a time: a patient's login followed by /home; a /home alone; and the
- * first /home after another process (`writer`, a connection of this process to the same file)
- * appended a few records.
+ * Medians, one request at a time, for each server (`url`, and `writer`: a connection of this
+ * process to the same file): a patient's login followed by /home; a /home alone; and the first
+ * /home after another process (the writer) appended a few records. The servers take turns, one
+ * request each, so that load elsewhere on the machine hits them alike.
  */
-export async function patientLatency(
-  url: string,
-  writer: AppContext,
+export async function patientLatencies(
+  servers: { url: string; writer: AppContext }[],
   runs: number,
-): Promise<Latencies> {
-  const timed = async (f: () => Promise<unknown>) => {
-    const started = performance.now();
-    await f();
-    return performance.now() - started;
-  };
-  const cookie = await login(url, 0);
-  for (let i = 0; i < 3; i++) await home(url, cookie); // warm
-  const loginHome: number[] = [];
-  const homes: number[] = [];
-  const afterWrite: number[] = [];
+): Promise<Latencies[]> {
+  const cookies: string[] = [];
+  for (const { url } of servers) {
+    cookies.push(await login(url, 0));
+    for (let i = 0; i < 3; i++) await home(url, cookies.at(-1)!); // warm
+  }
+  const times = servers.map(() => ({
+    loginHome: [] as number[],
+    home: [] as number[],
+    afterWrite: [] as number[],
+  }));
   for (let i = 0; i < runs; i++) {
     const n = (i + 1) % PATIENTS;
-    loginHome.push(await timed(async () => home(url, await login(url, n))));
-    homes.push(await timed(() => home(url, cookie)));
+    for (const [k, { url }] of servers.entries()) {
+      times[k]!.loginHome.push(await timed(async () => home(url, await login(url, n))));
+      times[k]!.home.push(await timed(() => home(url, cookies[k]!)));
+    }
   }
   for (let i = 0; i < Math.max(3, runs >> 2); i++) {
-    await appendRecords(
-      writer,
-      Array.from({ length: 5 }, (_, j) => event(i * 5 + j, 1e9, "bench-outside-writer")),
-    );
-    afterWrite.push(await timed(() => home(url, cookie)));
-    await home(url, cookie); // settled again before the next write
+    for (const [k, { url, writer }] of servers.entries()) {
+      await appendRecords(
+        writer,
+        Array.from({ length: 5 }, (_, j) => event(i * 5 + j, 1e9, "bench-outside-writer")),
+      );
+      times[k]!.afterWrite.push(await timed(() => home(url, cookies[k]!)));
+      await home(url, cookies[k]!); // settled again before the next write
+    }
   }
-  return { loginHome: median(loginHome), home: median(homes), afterWrite: median(afterWrite) };
+  return times.map((t) => ({
+    loginHome: median(t.loginHome),
+    home: median(t.home),
+    afterWrite: median(t.afterWrite),
+  }));
 }
