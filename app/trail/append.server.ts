@@ -178,6 +178,8 @@ async function appendOnce(
     }
     rows.push(...chunk);
     signing.push(signer(chunk.map((row) => recordSigningInput(row))));
+    // A large batch is sealed a chunk at a time, and other requests are served in between.
+    if (start + SIGN_CHUNK < inputs.length) await new Promise((resolve) => setImmediate(resolve));
   }
   const signatures = (await Promise.all(signing)).flat();
   const frontier = head.frontier.clone();
@@ -264,28 +266,20 @@ export async function appendRecords(
   const signer = options.signer ?? ctx.signer ?? inlineSigner(ctx);
   let committer = committers.get(ctx);
   if (!committer) {
-    committer = new GroupCommit((all, group) => {
-      const { signer, triggeredBy } = group as AppendGroup;
-      return appendUnderLease(ctx, all, signer, triggeredBy);
+    committer = new GroupCommit((all, group, notes) => {
+      // Whose append a refusal's alert names: the first caller that said.
+      const triggeredBy = (notes as (string | null)[]).find((n) => n !== null) ?? null;
+      return appendUnderLease(ctx, all, group as Signer, triggeredBy);
     }, MAX_GROUP_RECORDS);
     committers.set(ctx, committer);
   }
-  const { result, offset } = await committer.submit(inputs, groupOf(signer, options.triggeredBy));
+  // Callers with the same signer share a commit, whoever they are: fifty patients' views, one
+  // transaction.
+  const { result, offset } = await committer.submit(inputs, signer, options.triggeredBy ?? null);
   return {
     records: result.records.slice(offset, offset + inputs.length),
     checkpoint: result.checkpoint,
   };
-}
-
-/** Appends grouped together share their signer and whom a refusal's alert names. */
-type AppendGroup = { signer: Signer; triggeredBy: string | null };
-const groups = new WeakMap<Signer, Map<string | null, AppendGroup>>();
-function groupOf(signer: Signer, triggeredBy: string | null | undefined): AppendGroup {
-  const bySigner = groups.get(signer) ?? new Map<string | null, AppendGroup>();
-  groups.set(signer, bySigner);
-  const by = triggeredBy ?? null;
-  if (!bySigner.has(by)) bySigner.set(by, { signer, triggeredBy: by });
-  return bySigner.get(by)!;
 }
 
 /** A group grows to about this many records; a single larger append is committed alone. */

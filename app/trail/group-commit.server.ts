@@ -6,6 +6,8 @@
 type Job<T, R> = {
   items: readonly T[];
   group: unknown;
+  /** What the caller says about its items (who triggered them, say), handed to the commit. */
+  note: unknown;
   resolve: (done: { result: R; offset: number }) => void;
   reject: (error: unknown) => void;
 };
@@ -19,7 +21,7 @@ export class GroupCommit<T, R> {
    * @param maxItems a group stops growing past this many items (one caller may exceed it alone)
    */
   constructor(
-    private readonly commit: (items: T[], group: unknown) => Promise<R>,
+    private readonly commit: (items: T[], group: unknown, notes: unknown[]) => Promise<R>,
     private readonly maxItems: number,
   ) {}
 
@@ -27,9 +29,13 @@ export class GroupCommit<T, R> {
    * Queues `items` and resolves with the commit's result and where they start in it. Only
    * callers with the same `group` share a commit.
    */
-  submit(items: readonly T[], group: unknown): Promise<{ result: R; offset: number }> {
+  submit(
+    items: readonly T[],
+    group: unknown,
+    note: unknown = null,
+  ): Promise<{ result: R; offset: number }> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ items, group, resolve, reject });
+      this.queue.push({ items, group, note, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -60,6 +66,7 @@ export class GroupCommit<T, R> {
           const result = await this.commit(
             jobs.flatMap((j) => j.items),
             jobs[0]!.group,
+            jobs.map((j) => j.note),
           );
           let offset = 0;
           for (const job of jobs) {

@@ -11,7 +11,10 @@ describe("group commit", () => {
   it("commits concurrent appends under shared checkpoints, each caller with its own records", async () => {
     const ctx = makeTestContext();
     const results = await Promise.all(
-      Array.from({ length: 24 }, (_, i) => appendRecords(ctx, [sampleRecord(i)])),
+      // As 24 different users' views: whoever triggers an append, it may share a commit.
+      Array.from({ length: 24 }, (_, i) =>
+        appendRecords(ctx, [sampleRecord(i)], { triggeredBy: `user-${i}` }),
+      ),
     );
     const seqs = results.flatMap((r) => r.records.map((rec) => rec.seq));
     expect(new Set(seqs).size).toBe(24);
