@@ -254,3 +254,57 @@ test("an intruder holding the trail's keys drops a record, re-signs everything a
   expect(verify.stdout).toMatch(/history was rewritten/);
   await trail.stop();
 });
+
+test("a rollback to an older copy with its older head, the witnesses running: the server, the browser and verify all see it", async ({
+  page,
+  request,
+}) => {
+  const { dir, env, witnesses, ...started } = await setUp("rollback-witnessed");
+  let { trail } = started;
+  const patient = await newPatient(page, undefined, env);
+  await postEvents(request, [event(patient.patientId)], env);
+  // Logged in before the copy is taken, so the session is in it too.
+  await login(page, patient);
+  const copy = path.join(dir, "old-copy");
+  trail = await restart(trail, env, () =>
+    fs.cpSync(path.join(dir, "trail"), copy, { recursive: true }),
+  );
+  const copied = await cosignedSize(request);
+  await postEvents(request, [event(patient.patientId, { notes: "cut off by the rollback" })], env);
+  await expectChecked(page, await cosignedSize(request, copied + 1));
+
+  trail = await restart(trail, env, () => {
+    fs.rmSync(path.join(dir, "trail"), { recursive: true });
+    fs.cpSync(copy, path.join(dir, "trail"), { recursive: true });
+  });
+  await page.goto("/home");
+  await expect(page.getByText("Data integrity compromised")).toBeVisible();
+  await expect(page.getByRole("alert").filter({ hasText: DIFFERENT })).toBeVisible({
+    timeout: 15_000,
+  });
+  await expect
+    .poll(() => fs.readdirSync(env.OUTBOX_DIR).length, { timeout: 15_000 })
+    .toBeGreaterThan(0);
+  const alerts = fs
+    .readdirSync(env.OUTBOX_DIR)
+    .map((f) => fs.readFileSync(path.join(env.OUTBOX_DIR, f), "utf8"))
+    .join("\n")
+    .replace(/=\r?\n/g, "");
+  expect(alerts).toMatch(/Rolled back/);
+  expect(alerts).toMatch(/it was rolled back or cut short/);
+
+  const verify = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "cli/main.ts",
+      "verify",
+      ...witnesses.flatMap((w) => ["--witness", w.entry]),
+    ],
+    { env: { ...process.env, ...env }, encoding: "utf8" },
+  );
+  expect(verify.status, verify.stdout + verify.stderr).toBe(1);
+  expect(verify.stdout).toMatch(/rolled back or cut short/);
+  await trail.stop();
+});
