@@ -14,6 +14,7 @@ import {
   type Trail,
   type Witness,
 } from "./history-processes";
+import type { ServerEnv } from "./env";
 import { cliFor, event, login, newPatient, postEvents } from "./support";
 
 // The patient's own check (decision record 015): the browser keeps the last witnessed
@@ -179,6 +180,46 @@ test("an intruder who replaced the note key and deleted a record: red, while the
   await trail.stop();
 });
 
+/**
+ * What the server, the patient's browser, the admins and `verify --witness` say once an
+ * intruder's history is in place: compromised, red, an alert matching `alertSays`, exit 1.
+ */
+async function expectCaughtEverywhere(
+  page: Page,
+  setup: { env: ServerEnv; witnesses: Witness[] },
+  alertSays: RegExp,
+) {
+  const { env, witnesses } = setup;
+  // The server asked the witnesses at start: its view withholds the records.
+  await page.goto("/home");
+  await expect(page.getByText("Data integrity compromised")).toBeVisible();
+  // The patient's browser is told so by the server's checkpoint endpoint, and shows red.
+  await expect(page.getByRole("alert").filter({ hasText: DIFFERENT })).toBeVisible({
+    timeout: 15_000,
+  });
+  // The admins' alert names the witnesses and what they saw, and no patient.
+  await expect
+    .poll(() => fs.readdirSync(env.OUTBOX_DIR).length, { timeout: 15_000 })
+    .toBeGreaterThan(0);
+  const alerts = fs
+    .readdirSync(env.OUTBOX_DIR)
+    .map((f) => fs.readFileSync(path.join(env.OUTBOX_DIR, f), "utf8"))
+    .join("\n")
+    .replace(/=\r?\n/g, ""); // quoted-printable soft line breaks
+  expect(alerts).toMatch(/Data integrity compromised/);
+  expect(alerts).toMatch(alertSays);
+  expect(alerts).not.toMatch(/MRN-/);
+  // Offline, asking the witnesses: exit 1, whatever the head file says.
+  const witnessArgs = witnesses.flatMap((w) => ["--witness", w.entry]);
+  const verify = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "cli/main.ts", "verify", ...witnessArgs],
+    { env: { ...process.env, ...env }, encoding: "utf8" },
+  );
+  expect(verify.status, verify.stdout + verify.stderr).toBe(1);
+  expect(verify.stdout).toMatch(alertSays);
+}
+
 test("an intruder holding the trail's keys drops a record, re-signs everything and rewrites the head: the witnesses give it away", async ({
   page,
   request,
@@ -194,8 +235,8 @@ test("an intruder holding the trail's keys drops a record, re-signs everything a
   await expectChecked(page, size);
 
   // With the real keys, the intruder builds the history they want (without the event they
-  // drop, and longer than the witnessed one, so nothing looks cut short) through the trail's own import, and swaps it in,
-  // head file included. Every signature in it is valid.
+  // drop, and longer than the witnessed one, so nothing looks cut short) through the trail's
+  // own import, and swaps it in, head file included. Every signature in it is valid.
   trail = await restart(trail, env, () => {
     // Without WITNESSES: the trail's own code would ask them, and refuse to append.
     const { WITNESSES: _witnesses, ...unwitnessed } = env;
@@ -218,40 +259,7 @@ test("an intruder holding the trail's keys drops a record, re-signs everything a
     fs.copyFileSync(forgedEnv.TRAIL_HEAD_PATH, path.join(env.KEYS_DIR, "trail-head.json"));
   });
 
-  // The server asked the witnesses at start: its view withholds the records.
-  await page.goto("/home");
-  await expect(page.getByText("Data integrity compromised")).toBeVisible();
-  // The patient's browser is told so by the server's checkpoint endpoint, and shows red.
-  await expect(page.getByRole("alert").filter({ hasText: DIFFERENT })).toBeVisible({
-    timeout: 15_000,
-  });
-  // The admins' alert names the witnesses and what they saw.
-  await expect
-    .poll(() => fs.readdirSync(env.OUTBOX_DIR).length, { timeout: 15_000 })
-    .toBeGreaterThan(0);
-  const alerts = fs
-    .readdirSync(env.OUTBOX_DIR)
-    .map((f) => fs.readFileSync(path.join(env.OUTBOX_DIR, f), "utf8"))
-    .join("\n")
-    .replace(/=\r?\n/g, ""); // quoted-printable soft line breaks
-  expect(alerts).toMatch(/Data integrity compromised/);
-  expect(alerts).toMatch(/history was rewritten/);
-  expect(alerts).not.toContain(patient.patientId);
-
-  // Offline, asking the witnesses: exit 1, whatever the head file says.
-  const verify = spawnSync(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "cli/main.ts",
-      "verify",
-      ...witnesses.flatMap((w) => ["--witness", w.entry]),
-    ],
-    { env: { ...process.env, ...env }, encoding: "utf8" },
-  );
-  expect(verify.status, verify.stdout + verify.stderr).toBe(1);
-  expect(verify.stdout).toMatch(/history was rewritten/);
+  await expectCaughtEverywhere(page, { env, witnesses }, /history was rewritten/);
   await trail.stop();
 });
 
@@ -277,34 +285,6 @@ test("a rollback to an older copy with its older head, the witnesses running: th
     fs.rmSync(path.join(dir, "trail"), { recursive: true });
     fs.cpSync(copy, path.join(dir, "trail"), { recursive: true });
   });
-  await page.goto("/home");
-  await expect(page.getByText("Data integrity compromised")).toBeVisible();
-  await expect(page.getByRole("alert").filter({ hasText: DIFFERENT })).toBeVisible({
-    timeout: 15_000,
-  });
-  await expect
-    .poll(() => fs.readdirSync(env.OUTBOX_DIR).length, { timeout: 15_000 })
-    .toBeGreaterThan(0);
-  const alerts = fs
-    .readdirSync(env.OUTBOX_DIR)
-    .map((f) => fs.readFileSync(path.join(env.OUTBOX_DIR, f), "utf8"))
-    .join("\n")
-    .replace(/=\r?\n/g, "");
-  expect(alerts).toMatch(/Rolled back/);
-  expect(alerts).toMatch(/it was rolled back or cut short/);
-
-  const verify = spawnSync(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "cli/main.ts",
-      "verify",
-      ...witnesses.flatMap((w) => ["--witness", w.entry]),
-    ],
-    { env: { ...process.env, ...env }, encoding: "utf8" },
-  );
-  expect(verify.status, verify.stdout + verify.stderr).toBe(1);
-  expect(verify.stdout).toMatch(/rolled back or cut short/);
+  await expectCaughtEverywhere(page, { env, witnesses }, /it was rolled back or cut short/);
   await trail.stop();
 });
