@@ -81,6 +81,9 @@ export function readSessionRow(ctx: AppContext, id: string): SessionRead {
 }
 
 /** Moves a valid session's idle expiry forward (and stores its data), sealing the row again. */
+/** A session's idle expiry moves on at most once a minute; idle timeouts are that much coarse. */
+const REFRESH_AFTER_MS = 60_000;
+
 export function refreshSessionRow(
   ctx: AppContext,
   id: string,
@@ -92,6 +95,8 @@ export function refreshSessionRow(
   const where = and(eq(sessions.idHash, idHash), eq(sessions.userId, userId));
   const row = ctx.conn.db.select().from(sessions).where(where).get();
   if (!row || !macValid(ctx, row)) return;
+  // Extended within the last minute and unchanged: no write on every view.
+  if (row.data === data && row.expiresAt - ctx.now() > ttlMs - REFRESH_AFTER_MS) return;
   const next = { ...row, data, expiresAt: ctx.now() + ttlMs };
   ctx.conn.db
     .update(sessions)
