@@ -52,7 +52,10 @@ export function createSignerPool(
       // Each input gets a buffer of its own, handed over rather than copied: a small Buffer
       // shares Node's 8 KiB pool, which structured cloning would copy whole.
       const own = inputs.map((input) => new Uint8Array(input));
-      worker.postMessage({ id, inputs: own }, own.map((input) => input.buffer));
+      worker.postMessage(
+        { id, inputs: own },
+        own.map((input) => input.buffer),
+      );
     });
 
   const sign: Signer = async (inputs) => {
