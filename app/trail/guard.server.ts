@@ -59,8 +59,9 @@ export async function ensureTrailIntact(
   } else if (options.force || needsFullVerification(ctx, state)) {
     // A pass that began before the caller's reason to force one does not count.
     if (options.force) await passes(ctx);
-    const pass = passInBackground(ctx);
-    await pass;
+    await passInBackground(ctx);
+    // Joined a pass already running, and another process wrote after it began: once more.
+    if (needsFullVerification(ctx, states.get(ctx))) await passInBackground(ctx);
     state = states.get(ctx)!;
   }
   state = state!;

@@ -137,6 +137,23 @@ describe("ensureTrailIntact", () => {
     }
   }, 60_000);
 
+  test("a view that joins a pass already running still sees a write made after the pass began", async () => {
+    const ctx = makeTestContext();
+    await seedTrail(ctx, 1_200, 400);
+    await ensureTrailIntact(ctx, { viewerId: null });
+    intrude(ctx, (db) => db.prepare("UPDATE audit_records SET seq = seq WHERE seq = 1").run());
+    const first = ensureTrailIntact(ctx, { viewerId: "user-1" });
+    // The pass has taken its snapshot and checked its first chunk when the intruder writes.
+    await new Promise((resolve) => setImmediate(resolve));
+    intrude(ctx, (db) =>
+      db.prepare("UPDATE audit_records SET notes_enc = notes_enc || x'00' WHERE seq = 1100").run(),
+    );
+    const second = await ensureTrailIntact(ctx, { viewerId: "user-2" });
+    expect(second.ok).toBe(false);
+    if (!second.ok) expect(second.findings.map((f) => f.seq)).toContain(1100);
+    await first;
+  }, 60_000);
+
   test("appends by the same context need no full pass and stay ok", async () => {
     const ctx = makeTestContext();
     await seedTrail(ctx, 4);
