@@ -9,14 +9,14 @@ const isOdd = (n: number) => n % 2 === 1;
 const half = (n: number) => Math.floor(n / 2);
 
 /** Exact for every safe integer (bitwise operators would stop at 2^31). */
-export function isPowerOfTwo(n: number): boolean {
+function isPowerOfTwo(n: number): boolean {
   if (n < 1) return false;
   while (n % 2 === 0) n /= 2;
   return n === 1;
 }
 
 /** Constant-length byte comparison of two hashes. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;

@@ -71,7 +71,7 @@ export type Verdict =
 
 export const storageKey = (origin: string) => `ehr-audit-trail:history:${origin}`;
 
-export function pinnedKeysOf(trust: HistoryTrust): PinnedKeys {
+function pinnedKeysOf(trust: HistoryTrust): PinnedKeys {
   return {
     logKey: trust.logKey,
     witnessKeys: [...trust.witnessKeys].sort(),
@@ -110,7 +110,7 @@ export function readStored(text: string | null): StoredHistory | null {
 }
 
 /** Why the pinned keys and the page's keys differ, or null when they are the same. */
-export function keyChange(pinned: PinnedKeys, now: PinnedKeys): string | null {
+function keyChange(pinned: PinnedKeys, now: PinnedKeys): string | null {
   if (pinned.logKey !== now.logKey) return "the log's signing key changed";
   const same =
     pinned.witnessKeys.length === now.witnessKeys.length &&
