@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
 import { encodeFields } from "./encoding.server";
 
 const VERSION = 1;
@@ -37,12 +37,29 @@ function unpad(padded: Buffer): Buffer | null {
   return padded.subarray(0, end);
 }
 
+// Nonces are cut from a buffer of CSPRNG output refilled 341 nonces at a time, like Node's own
+// randomUUID: each call into the random source costs about 20 µs on our virtual machines, and a
+// 1000-event batch seals 7000 fields. Every nonce is handed out once and then erased from it.
+const NONCE_POOL = Buffer.alloc(NONCE_BYTES * 341);
+let nonceOffset = NONCE_POOL.length;
+
+function freshNonce(): Buffer {
+  if (nonceOffset + NONCE_BYTES > NONCE_POOL.length) {
+    randomFillSync(NONCE_POOL);
+    nonceOffset = 0;
+  }
+  const nonce = Buffer.from(NONCE_POOL.subarray(nonceOffset, nonceOffset + NONCE_BYTES));
+  NONCE_POOL.fill(0, nonceOffset, nonceOffset + NONCE_BYTES);
+  nonceOffset += NONCE_BYTES;
+  return nonce;
+}
+
 /**
  * AES-256-GCM with a fresh 96-bit nonce over the padded UTF-8 plaintext;
  * output is version ‖ nonce ‖ ciphertext ‖ tag.
  */
 export function encryptField(key: Buffer, plaintext: string, location: FieldLocation): Buffer {
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = freshNonce();
   const cipher = createCipheriv("aes-256-gcm", key, nonce);
   cipher.setAAD(aad(location));
   const body = Buffer.concat([cipher.update(pad(plaintext)), cipher.final()]);

@@ -116,6 +116,18 @@ describe("encryptField / decryptField", () => {
     expect(decryptField(key, b, location)).toBe("same value");
   });
 
+  it("never repeats a nonce across many encryptions, refills of the nonce buffer included", () => {
+    const nonces = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const sealed = encryptField(key, `value ${i}`, location);
+      const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
+      expect(nonce.equals(Buffer.alloc(NONCE_BYTES))).toBe(false);
+      nonces.add(nonce.toString("hex"));
+      expect(decryptField(key, sealed, location)).toBe(`value ${i}`);
+    }
+    expect(nonces.size).toBe(2000);
+  });
+
   it("binds the ciphertext to its table, column and row", () => {
     const sealed = encryptField(key, "secret", location);
     expectDecryptionError(key, sealed, { ...location, table: "users" });
