@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll } from "vitest";
 import {
   generatePaillierKeys,
+  PAILLIER_PRIVATE_FILE,
   readPaillierPrivateKey,
 } from "../app/crypto/paillier-private.server";
 import { PAILLIER_PUBLIC_FILE } from "../app/crypto/paillier.server";
@@ -54,6 +55,7 @@ export async function makeTrail(origin: string, company?: string): Promise<TestC
   }
   const target = path.join(keysDir, PAILLIER_PUBLIC_FILE);
   fs.rmSync(target, { force: true });
+  fs.rmSync(path.join(keysDir, PAILLIER_PRIVATE_FILE), { force: true });
   if (company) fs.copyFileSync((await auditCompany(company)).publicFile, target);
   return makeTestContext({ KEYS_DIR: keysDir, TRAIL_ORIGIN: origin });
 }
