@@ -85,6 +85,7 @@ test.each([
   ["?from=2026-11-01", /from and to/],
   ["?from=2026-11-01&to=2026-11-01&to=2026-11-02", /from and to/],
   ["?from=2026-02-30&to=2026-03-01", /from and to/],
+  ["?from=2026-13-01&to=2026-11-01", /from and to/],
   ["?from=1.11.2026&to=2026-11-01", /from and to/],
   ["?from=2026-11-02&to=2026-11-01", /from may not be after to/],
   ["?from=2026-11-01&to=2026-11-03", /to may not be after today, 2026-11-02/],

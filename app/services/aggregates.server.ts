@@ -42,7 +42,8 @@ function dayParam(query: URLSearchParams, name: string): string | null {
   const values = query.getAll(name);
   const [value] = values;
   if (values.length !== 1 || !/^\d{4}-\d{2}-\d{2}$/.test(value!)) return null;
-  return dayText(dayStart(value!) || NaN) === value ? value! : null;
+  const start = dayStart(value!);
+  return Number.isNaN(start) || dayText(start) !== value ? null : value!;
 }
 
 /** `from` and `to` (YYYY-MM-DD, UTC, both inclusive), not after today and at most a month. */
