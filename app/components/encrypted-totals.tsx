@@ -34,30 +34,32 @@ export function EncryptedTotalsSection({
               ? `✓ Opened with the audit company's key ${totals.keyId.slice(0, 12)} (present in this demo): every decrypted total matches the plain count.`
               : "The decrypted totals do not match the plain counts."}
           </p>
-          <table className="records compact">
-            <thead>
-              <tr>
-                <th scope="col">By</th>
-                <th scope="col">Value</th>
-                <th scope="col" className="numeric">
-                  Plain count
-                </th>
-                <th scope="col" className="numeric">
-                  Decrypted total
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {totals.rows.map((r) => (
-                <tr key={`${r.dimension} ${r.key}`} data-totals-row={`${r.dimension} ${r.key}`}>
-                  <td>{label(r.dimension)}</td>
-                  <td>{r.key.replace(/_/g, " ")}</td>
-                  <td className="numeric">{r.plain}</td>
-                  <td className="numeric">{r.decrypted}</td>
+          <div className="table-wrap">
+            <table className="records compact">
+              <thead>
+                <tr>
+                  <th scope="col">By</th>
+                  <th scope="col">Value</th>
+                  <th scope="col" className="numeric">
+                    Plain count
+                  </th>
+                  <th scope="col" className="numeric">
+                    Decrypted total
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {totals.rows.map((r) => (
+                  <tr key={`${r.dimension} ${r.key}`} data-totals-row={`${r.dimension} ${r.key}`}>
+                    <td>{label(r.dimension)}</td>
+                    <td>{r.key.replace(/_/g, " ")}</td>
+                    <td className="numeric">{r.plain}</td>
+                    <td className="numeric">{r.decrypted}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </>
       )}
     </section>

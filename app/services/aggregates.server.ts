@@ -115,7 +115,7 @@ export function plainCells(
       const [day, dimension, key] = id.split(" ") as [string, Dimension, string];
       return { day, dimension, key, count };
     })
-    .sort((a, b) => counterOrder({ ...a, ciphertext: "" }, { ...b, ciphertext: "" }));
+    .sort(counterOrder);
 }
 
 export type AggregateResult =

@@ -25,6 +25,8 @@ export const counterSchema = z.strictObject({
   ciphertext: HEX,
 });
 export type Counter = z.infer<typeof counterSchema>;
+/** What names a counter: its day, dimension and key. */
+export type CounterCell = Pick<Counter, "day" | "dimension" | "key">;
 
 export const paillierSchema = z.strictObject({ key_id: z.string(), n: HEX, g: HEX });
 export const periodSchema = z.strictObject({ from: DAY, to: DAY });
@@ -87,7 +89,7 @@ export function aggregateSigningInput(f: UnsignedAggregateFile, trailKeyId: stri
 }
 
 /** Orders counters by day, dimension, key: the one order files carry. */
-export const counterOrder = (a: Counter, b: Counter): number =>
+export const counterOrder = (a: CounterCell, b: CounterCell): number =>
   a.day.localeCompare(b.day) ||
   a.dimension.localeCompare(b.dimension) ||
   a.key.localeCompare(b.key);
