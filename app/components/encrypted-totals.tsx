@@ -21,6 +21,8 @@ export function EncryptedTotalsSection({
           The counters are encrypted under the audit company&apos;s key {totals.keyId.slice(0, 12)}{" "}
           and served at /api/aggregates; the totals are opened by the audit company.
         </p>
+      ) : totals.state === "busy" ? (
+        <p className="hint">Other counters are being encrypted right now: reload in a moment.</p>
       ) : totals.state === "empty" ? (
         <p className="hint">No encrypted totals: the trail holds no records yet.</p>
       ) : totals.state === "refused" ? (

@@ -63,6 +63,16 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     return Response.json(result.file, { headers: { ...who.headers, "Cache-Control": "no-store" } });
   }
   if (result.reason === "compromised") return compromised();
+  if (result.reason === "busy") {
+    return jsonError(
+      503,
+      "aggregates_busy",
+      "Other counters are being encrypted; try again shortly.",
+      {
+        "Retry-After": "30",
+      },
+    );
+  }
   if (result.reason === "empty") {
     return jsonError(
       409,

@@ -1,3 +1,4 @@
+import type { PublicKey } from "paillier-bigint";
 import type { AppContext } from "../context.server";
 import {
   encryptCounts,
@@ -30,6 +31,10 @@ import { readVerified } from "./verified-read.server";
 const DAY_MS = 86_400_000;
 /** Each day costs (actions + parts of the record) encryptions of ~50 ms: a month at most. */
 export const MAX_AGGREGATE_DAYS = 31;
+
+/** Counter files made at once; each holds the CPU for seconds, so more are refused as busy. */
+export const MAX_CONCURRENT_AGGREGATES = 2;
+let inFlight = 0;
 
 export type Period = { from: string; to: string };
 export type PlainCell = { day: string; dimension: Dimension; key: string; count: number };
@@ -120,11 +125,12 @@ export function plainCells(
 
 export type AggregateResult =
   | { ok: true; file: AggregateFile; plain: PlainCell[] }
-  | { ok: false; reason: "no_key" | "compromised" | "empty" };
+  | { ok: false; reason: "no_key" | "compromised" | "empty" | "busy" };
 
 /**
  * Verifies the trail, counts the period at the verified checkpoint, encrypts each count under
- * the Paillier public key in KEYS_DIR and signs the whole with the trail's key.
+ * the Paillier public key in KEYS_DIR and signs the whole with the trail's key. Refused as busy
+ * while MAX_CONCURRENT_AGGREGATES others are being made.
  */
 export async function buildAggregateFile(
   ctx: AppContext,
@@ -133,6 +139,21 @@ export async function buildAggregateFile(
 ): Promise<AggregateResult> {
   const paillier = findPaillierPublicKey(ctx.config.KEYS_DIR);
   if (!paillier) return { ok: false, reason: "no_key" };
+  if (inFlight >= MAX_CONCURRENT_AGGREGATES) return { ok: false, reason: "busy" };
+  inFlight += 1;
+  try {
+    return await encryptedFile(ctx, viewerId, period, paillier);
+  } finally {
+    inFlight -= 1;
+  }
+}
+
+async function encryptedFile(
+  ctx: AppContext,
+  viewerId: string,
+  period: Period,
+  paillier: PublicKey,
+): Promise<AggregateResult> {
   const read = await readVerified(ctx, viewerId, (checkpoint) =>
     checkpoint ? { checkpoint, cells: plainCells(ctx, period, checkpoint) } : null,
   );

@@ -184,6 +184,16 @@ test("a compromised trail yields no aggregates", async () => {
   });
 });
 
+test("at most two counter files are made at once; a third request is refused as busy", async () => {
+  const ctx = await makeTrail("hospital-a", "audit-co");
+  await appendAll(ctx, A);
+  const day = { from: "2026-11-01", to: "2026-11-01" };
+  const results = await Promise.all([1, 2, 3].map(() => buildAggregateFile(ctx, "test", day)));
+  expect(results.map((r) => (r.ok ? "ok" : r.reason))).toEqual(["ok", "ok", "busy"]);
+  // Once they are done, the next is made.
+  expect((await buildAggregateFile(ctx, "test", day)).ok).toBe(true);
+});
+
 test("a trail without the audit company's public key makes no counters", async () => {
   const ctx = await makeTrail("hospital-c");
   await appendAll(ctx, A);

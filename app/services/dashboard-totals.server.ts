@@ -18,6 +18,7 @@ export type EncryptedTotals =
   | { state: "open"; day: string; keyId: string; rows: TotalRow[]; match: boolean }
   | { state: "refused"; problems: string[] }
   | { state: "empty" }
+  | { state: "busy" }
   | { state: "compromised" };
 
 /** Today's counters, encrypted and signed as the API serves them, then opened when the private key is at hand. */
@@ -28,7 +29,11 @@ export async function encryptedTotals(ctx: AppContext, viewer: User): Promise<En
   if (!privateKey) return { state: "sealed", keyId: paillierKeyId(publicKey) };
   const day = new Date(ctx.now()).toISOString().slice(0, 10);
   const built = await buildAggregateFile(ctx, viewer.id, { from: day, to: day });
-  if (!built.ok) return { state: built.reason === "compromised" ? "compromised" : "empty" };
+  if (!built.ok) {
+    return {
+      state: built.reason === "compromised" || built.reason === "busy" ? built.reason : "empty",
+    };
+  }
   // Opened as the audit company opens a file it was sent: from its JSON, every check made.
   const opened = openAggregate(
     JSON.parse(JSON.stringify(built.file)),
