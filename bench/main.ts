@@ -8,6 +8,7 @@ import { createSignerPool } from "../app/trail/signer-pool.server";
 import { BUILD_ENTRY } from "../server/http";
 import { createPatients, startBenchServer, type BenchServer } from "./http";
 import { apiIngest, batchBodies, cliImport, loginUnderIngest } from "./ingest";
+import { aggregateRows } from "./aggregates";
 import { appendToQuorum } from "./quorum";
 import { rawSignsPerSecond } from "./signing";
 import { build, context, fmt, log, ROOT, WORK } from "./trail";
@@ -126,6 +127,8 @@ async function main() {
       quorumPool.close(),
     );
 
+    const aggregates = await aggregateRows();
+
     const { sessions, latency, smallLatency, api, apiSigns, login } = served;
     const rawSigns = (signs: number) =>
       `${fmt(signs)} raw RSA-3072 signs/s (tight loop, every core, just before)`;
@@ -210,6 +213,7 @@ async function main() {
         goal: "≤ 30 s",
         met: quorum.toQuorum <= 30_000,
       },
+      ...aggregates,
     ]);
   } finally {
     await pool.close();

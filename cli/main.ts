@@ -5,6 +5,7 @@ import { KeyError } from "../app/keys.server";
 import { createInvitation } from "../app/models/invitation.server";
 import { addSource, listSources, revokeSource, SourceError } from "../app/models/source.server";
 import { DEMO_LOGINS, seedDemo } from "../app/services/demo.server";
+import { aggregateCommand } from "./aggregate-commands";
 import { checkpointCommand, vkeyCommand } from "./checkpoint-commands";
 import { importCommand, UsageError } from "./trail-commands";
 import { verifyCommand } from "./verify-command";
@@ -49,6 +50,18 @@ Commands:
                       cosignatures (the server also mails it once a day).
   vkey                Print the log's note verifier key (name+hash+base64), for witnesses
                       and clients to pin.
+  aggregate keygen [--dir DIR] [--bits N]
+                      Generate the audit company's Paillier key pair (default 2048 bits) into
+                      DIR (default KEYS_DIR): paillier-public.json for the trails,
+                      paillier-private.json (0600) for the audit company alone.
+  aggregate sum FILE... [--out F] [--key PUBLIC.json] [--public-key PEM ...]
+                      Add counter files from GET /api/aggregates, from one or more trails, with
+                      public keys only: each file's trail signature and checkpoint are checked,
+                      all must be under one Paillier key (--key pins it), and no trail's days
+                      may be given twice. --public-key pins the trails' signing keys.
+  aggregate open FILE [--key PRIVATE.json] [--public-key PEM ...] [--json]
+                      Decrypt a counter file or a sum with the Paillier private key (default
+                      KEYS_DIR/paillier-private.json) and print the totals.
   demo                Create the demo accounts and records in the configured database.
   help                Show this help.
 
@@ -152,6 +165,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await checkpointCommand(context, rest);
       case "vkey":
         return vkeyCommand(context, rest);
+      case "aggregate":
+        return await aggregateCommand(rest);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }

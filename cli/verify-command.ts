@@ -24,7 +24,8 @@ import { UsageError } from "./trail-commands";
 
 // `npm run cli -- verify`: a copy of the database, or an export, checked with public keys only.
 
-function publicKeysFrom(files: string[]): Map<string, KeyObject> {
+/** The public keys in PEM `files`, by key id; an unreadable file is a usage error. */
+export function publicKeysFrom(files: string[]): Map<string, KeyObject> {
   const keys = new Map<string, KeyObject>();
   for (const file of files) {
     let key: KeyObject;

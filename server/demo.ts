@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ConfigError, loadConfig } from "../app/config.server";
+import { generatePaillierKeys } from "../app/crypto/paillier-private.server";
+import { findPaillierPublicKey, paillierKeyId } from "../app/crypto/paillier.server";
 import { KeyError, loadOrCreateKeys } from "../app/keys.server";
 import { DEMO_LOGINS, seedDemo } from "../app/services/demo.server";
 import { ROLE_LABELS } from "../app/models/user.server";
@@ -58,6 +60,12 @@ async function startDemoWitnesses(env: NodeJS.ProcessEnv): Promise<LocalWitness[
   return witnesses;
 }
 
+/** The demo plays the audit company too: its Paillier key pair sits in the demo's KEYS_DIR. */
+async function demoPaillierKey(dir: string): Promise<string> {
+  const existing = findPaillierPublicKey(dir);
+  return existing ? paillierKeyId(existing) : (await generatePaillierKeys(dir)).keyId;
+}
+
 ensureBuild();
 const env = { ...process.env };
 for (const [name, value] of Object.entries(DEMO_DEFAULTS)) env[name] ||= value;
@@ -66,6 +74,7 @@ if (witnesses.length > 0) env.WITNESSES = witnesses.map((w) => w.entry).join(","
 const running = await serve(env);
 const created = await seedDemo(running.ctx);
 const { config } = running.ctx;
+const paillierKey = await demoPaillierKey(config.KEYS_DIR);
 
 // The demo's records were just offered to the witnesses: give them a moment to cosign.
 await Promise.race([
@@ -88,6 +97,9 @@ if (config.WITNESSES.length > 0) {
     `  checkpoint curl ${running.url}/checkpoint   (${witnessed ? `#${witnessed.number} cosigned by ${witnessed.lines.length} of ${config.WITNESSES.length}` : "not cosigned yet"})`,
   );
 }
+console.log(
+  `  aggregates Paillier key ${paillierKey.slice(0, 12)} in ${config.KEYS_DIR}, private half included for the demo only: /dashboard opens today's encrypted totals`,
+);
 console.log(
   "  anchor    the newest checkpoint note is mailed to the admins daily (first 10 min after start)",
 );

@@ -3,12 +3,14 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { RouteErrorPage } from "~/components/error-page";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
 import { AccessChart } from "~/components/access-chart";
+import { EncryptedTotalsSection } from "~/components/encrypted-totals";
 import {
   buildDashboard,
   MANY_PATIENTS_PER_HOUR,
   UNUSUAL_SHOWN,
   WORKING_HOURS,
 } from "~/services/dashboard.server";
+import { encryptedTotals } from "~/services/dashboard-totals.server";
 
 export const meta: MetaFunction = () => [{ title: "Dashboard · EHR Audit Trail" }];
 
@@ -18,7 +20,11 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   if (user.role !== "auditor") throw data({ message: "Not found" }, { status: 404 });
   const dashboard = await buildDashboard(context.app, user);
   if (!dashboard) throw data({ message: INTEGRITY_COMPROMISED }, { status: 503 });
-  return data(dashboard, { headers: { "Set-Cookie": refreshCookie } });
+  const totals = await encryptedTotals(context.app, user);
+  if (totals.state === "compromised") {
+    throw data({ message: INTEGRITY_COMPROMISED }, { status: 503 });
+  }
+  return data({ ...dashboard, totals }, { headers: { "Set-Cookie": refreshCookie } });
 }
 
 type CountRow = { key: string; to: string; name: string; hint?: string; count: number };
@@ -90,6 +96,7 @@ export default function DashboardPage() {
           }))}
         />
       </div>
+      <EncryptedTotalsSection totals={d.totals} />
       <h2>Unusual accesses</h2>
       <p className="hint">
         Flagged: outside {String(WORKING_HOURS.from).padStart(2, "0")}:00–{WORKING_HOURS.to}:00 UTC;

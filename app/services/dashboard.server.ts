@@ -37,7 +37,7 @@ export type Dashboard = {
 };
 
 /** Which action a blind index stands for: the server recomputes the index of each known action. */
-function actionsByIndex(ctx: AppContext): Map<string, string> {
+export function actionsByIndex(ctx: AppContext): Map<string, string> {
   return new Map(
     ACTIONS.map((a) => [blindIndex(ctx.keys.blindIndexKey, "action", a).toString("hex"), a]),
   );

@@ -4,8 +4,7 @@ import { toAuditEvent } from "../fhir/audit-event.server";
 import { scopeOf, type AuditRecordView, type RecordFilters } from "../models/record.server";
 import { openRecordPage } from "./open-records.server";
 import type { User } from "../models/user.server";
-import { exportTrailer } from "../trail/export-verify.server";
-import type { CheckpointInfo } from "../trail/verify.server";
+import { checkpointJson, exportTrailer } from "../trail/export-verify.server";
 import { filterQuery } from "./record-query.server";
 import { auditView } from "./trail-view.server";
 import { readAgainst, readVerified } from "./verified-read.server";
@@ -34,20 +33,6 @@ export const CSV_COLUMNS = [
   "key_id",
   "signature",
 ] as const;
-
-/** The checkpoint as exported: everything a verifier needs to check its signature. */
-export function checkpointJson(origin: string, c: CheckpointInfo) {
-  return {
-    origin,
-    number: c.number,
-    tree_size: c.treeSize,
-    root_hash: c.rootHash.toString("hex"),
-    last_log_id: c.lastLogId,
-    created_at: c.createdAt,
-    key_id: c.keyId,
-    signature: c.signature.toString("base64"),
-  };
-}
 
 /** A CSV cell: quoted when needed, and a leading =, +, -, @ defused for spreadsheets (OWASP). */
 function cell(value: string | number, defuse = true): string {

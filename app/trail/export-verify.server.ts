@@ -1,6 +1,7 @@
 import { constants, verify, type KeyObject } from "node:crypto";
 import { recoverDigest, checkSignature } from "../crypto/signing.server";
 import { checkpointSigningInput } from "./encoding.server";
+import type { CheckpointInfo } from "./verify.server";
 
 // Checks an export offline with public keys only (docs/decisions/007-exports.md).
 
@@ -44,16 +45,21 @@ export type ExportReport = {
   problems: string[];
 };
 
-type CheckpointJson = {
-  origin: string;
-  number: number;
-  tree_size: number;
-  root_hash: string;
-  last_log_id: string | null;
-  created_at: number;
-  key_id: string;
-  signature: string;
-};
+/** The checkpoint as exported: everything a verifier needs to check its signature. */
+export function checkpointJson(origin: string, c: CheckpointInfo) {
+  return {
+    origin,
+    number: c.number,
+    tree_size: c.treeSize,
+    root_hash: c.rootHash.toString("hex"),
+    last_log_id: c.lastLogId,
+    created_at: c.createdAt,
+    key_id: c.keyId,
+    signature: c.signature.toString("base64"),
+  };
+}
+
+export type CheckpointJson = ReturnType<typeof checkpointJson>;
 
 /** Parses CSV text (RFC 4180 quoting) into rows of cells. */
 export function parseCsv(text: string): string[][] {
@@ -108,7 +114,8 @@ function checkFileSignature(
     );
 }
 
-function checkCheckpoint(
+/** Checks a checkpoint as exported against `keys`; appends what is wrong to `problems`. */
+export function checkCheckpoint(
   keys: Map<string, KeyObject>,
   cp: CheckpointJson | null,
   problems: string[],
