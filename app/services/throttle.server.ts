@@ -113,3 +113,23 @@ export async function recordLoginSuccess(ctx: AppContext, attempt: LoginAttempt)
     limiters.username.reward(keys.username, ownAttempts),
   ]);
 }
+
+/** Questions ("ask why") one account may ask per day: enough for a worried patient, not a flood. */
+export const QUESTIONS_PER_DAY = 5;
+const questionLimiters = new WeakMap<AppContext, RateLimiterMemory>();
+
+/** Counts a question against its account; refused past QUESTIONS_PER_DAY in a day. */
+export async function admitQuestion(ctx: AppContext, userId: string): Promise<ThrottleDecision> {
+  let limiter = questionLimiters.get(ctx);
+  if (!limiter) {
+    limiter = new RateLimiterMemory({
+      keyPrefix: "question",
+      points: QUESTIONS_PER_DAY,
+      duration: DAY,
+    });
+    questionLimiters.set(ctx, limiter);
+  }
+  const refusal = await consume(limiter, userId);
+  if (!refusal) return { allowed: true };
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(refusal.msBeforeNext / 1000)) };
+}
