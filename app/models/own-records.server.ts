@@ -13,6 +13,8 @@ export type OwnRecordQuery = {
   actions: readonly string[];
   /** Only records about this patient ID. */
   patientId?: string;
+  /** Only records by this actor. */
+  actorId?: string;
   /** Only records whose part of the record is this value (a log id for cases). */
   about?: readonly string[];
   /** Up to the verified checkpoint's size. */
@@ -41,6 +43,10 @@ export function findOwnRecords(
   if (query.patientId !== undefined) {
     where.push("patient_index = ?");
     args.push(blindIndex(key, "patient_id", query.patientId));
+  }
+  if (query.actorId !== undefined) {
+    where.push("actor_index = ?");
+    args.push(blindIndex(key, "actor", query.actorId));
   }
   if (query.about) {
     if (query.about.length === 0) return [];

@@ -16,7 +16,7 @@ import {
 } from "./case-text";
 import { openRecords } from "./open-records.server";
 import { CASE_ACTION, isBookkeepingAction } from "./own-actions";
-import { admitQuestion } from "./throttle.server";
+import { admitPerAccount } from "./throttle.server";
 import { auditView, SELF_SOURCE } from "./trail-view.server";
 import { readVerified } from "./verified-read.server";
 
@@ -173,7 +173,7 @@ export async function askWhy(
       error: "You have already asked about this access. An auditor will answer.",
     };
   }
-  const admitted = await admitQuestion(ctx, patient.id);
+  const admitted = await admitPerAccount(ctx, "question", patient.id);
   if (!admitted.allowed) {
     return {
       ok: false,

@@ -7,7 +7,9 @@ import { appendRecords } from "../trail/append.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import { QUESTION_MAX } from "./case-text";
 import { answerCase, askWhy, caseQueue, casesAboutRecord } from "./cases.server";
-import { QUESTIONS_PER_DAY } from "./throttle.server";
+import { PER_ACCOUNT_PER_DAY } from "./throttle.server";
+
+const QUESTIONS_PER_DAY = PER_ACCOUNT_PER_DAY.question;
 import { viewTrail } from "./trail-view.server";
 
 let warn: ReturnType<typeof vi.spyOn>;

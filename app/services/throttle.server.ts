@@ -114,20 +114,28 @@ export async function recordLoginSuccess(ctx: AppContext, attempt: LoginAttempt)
   ]);
 }
 
-/** Questions ("ask why") one account may ask per day: enough for a worried patient, not a flood. */
-export const QUESTIONS_PER_DAY = 5;
-const questionLimiters = new WeakMap<AppContext, RateLimiterMemory>();
+/**
+ * What one account may do a few times a day, never more: questions ("ask why") and the
+ * confirmation e-mails of a notice address. Enough for a worried patient, not a flood.
+ */
+export const PER_ACCOUNT_PER_DAY = { question: 5, confirmation: 5 } as const;
+const accountLimiters = new WeakMap<AppContext, Map<string, RateLimiterMemory>>();
 
-/** Counts a question against its account; refused past QUESTIONS_PER_DAY in a day. */
-export async function admitQuestion(ctx: AppContext, userId: string): Promise<ThrottleDecision> {
-  let limiter = questionLimiters.get(ctx);
+/** Counts one `kind` of request against its account; refused past its daily limit. */
+export async function admitPerAccount(
+  ctx: AppContext,
+  kind: keyof typeof PER_ACCOUNT_PER_DAY,
+  userId: string,
+): Promise<ThrottleDecision> {
+  let limiters = accountLimiters.get(ctx);
+  if (!limiters) accountLimiters.set(ctx, (limiters = new Map()));
+  let limiter = limiters.get(kind);
   if (!limiter) {
-    limiter = new RateLimiterMemory({
-      keyPrefix: "question",
-      points: QUESTIONS_PER_DAY,
-      duration: DAY,
-    });
-    questionLimiters.set(ctx, limiter);
+    const points = PER_ACCOUNT_PER_DAY[kind];
+    limiters.set(
+      kind,
+      (limiter = new RateLimiterMemory({ keyPrefix: kind, points, duration: DAY })),
+    );
   }
   const refusal = await consume(limiter, userId);
   if (!refusal) return { allowed: true };
