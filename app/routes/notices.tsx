@@ -150,7 +150,7 @@ export default function NoticesPage() {
         </fieldset>
         <button type="submit">Save choices</button>
       </Form>
-      {email || pendingEmail ? (
+      {email || pendingEmail || tampered ? (
         <Form method="post">
           <input type="hidden" name="intent" value="off" />
           <h2>Stop</h2>

@@ -182,6 +182,14 @@ describe("attacks on notice state", () => {
     expect(text).toContain(`notice ${alice.id}`);
     expect(text).toContain("the notice settings row named by the trail is gone");
     expect(await loadNoticeSettings(ctx, alice)).toEqual({ ok: false, reason: "tampered" });
+    // The patient starts again from settings the trail vouches for; nothing more is reported.
+    expect(await turnOffNotices(ctx, alice)).toEqual({ ok: true });
+    expect(await loadNoticeSettings(ctx, alice)).toMatchObject({
+      ok: true,
+      settings: { email: null },
+    });
+    expect(await runNoticeRound(ctx)).toEqual({ sent: 0 });
+    expect(alerts()).toHaveLength(1);
   });
 
   test("an edited settings row (notices for new actors switched off) fails its signature", async () => {
