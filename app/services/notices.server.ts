@@ -57,6 +57,14 @@ const scanned = new WeakMap<AppContext, Map<string, number>>();
 
 /** The subscribers whose settings the trail and their signed rows agree on. */
 async function subscribers(ctx: AppContext): Promise<Subscriber[]> {
+  // Nobody ever chose notices: nothing to verify for. (Deleting every settings record to get
+  // here is an edit of the trail, which the next view's verification catches.)
+  const any = findOwnRecords(ctx, SELF_SOURCE, {
+    actions: [NOTICE_ACTION.settings],
+    sealedUpTo: Number.MAX_SAFE_INTEGER,
+    limit: 1,
+  });
+  if (any.length === 0) return [];
   const read = await readVerified(ctx, JOB, (cp) => newestSettingsRecords(ctx, cp));
   if (!read.ok) return [];
   const found: Subscriber[] = [];
