@@ -3,10 +3,13 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { intrude, sampleRecord } from "../../tests/trail";
 import { auditor, patient } from "../../tests/users";
+import { ACTION_SYSTEM, toAuditEvent } from "../fhir/audit-event.server";
+import { r4Errors } from "../fhir/validator.testing";
 import { appendRecords } from "../trail/append.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import { QUESTION_MAX } from "./case-text";
 import { answerCase, askWhy, caseQueue, casesAboutRecord } from "./cases.server";
+import { isBookkeepingAction } from "./own-actions";
 import { PER_ACCOUNT_PER_DAY } from "./throttle.server";
 
 const QUESTIONS_PER_DAY = PER_ACCOUNT_PER_DAY.question;
@@ -186,5 +189,25 @@ describe("attacks on case records", () => {
     ]);
     expect(await casesAboutRecord(ctx, alice, aliceRecord)).toEqual([]);
     expect((await caseQueue(ctx, auditor))!.open).toEqual([]);
+  });
+});
+
+describe("the trail's own case and notice records in FHIR", () => {
+  test("export as valid R4 AuditEvents, action E with the exact action code", async () => {
+    const { ctx, aliceRecord } = await trail();
+    await askWhy(ctx, alice, aliceRecord, "Why?");
+    const caseId = (await caseQueue(ctx, auditor))!.open[0]!.id;
+    await answerCase(ctx, auditor, caseId, "Because.");
+    const view = await viewTrail(ctx, alice);
+    const own = view.ok ? view.records.filter((r) => isBookkeepingAction(r.action)) : [];
+    expect(own.map((r) => r.action).sort()).toEqual(["answer_why", "ask_why"]);
+    for (const record of own) {
+      const event = toAuditEvent(record, { origin: ctx.config.TRAIL_ORIGIN });
+      expect(r4Errors(event)).toEqual([]);
+      expect(event).toMatchObject({
+        action: "E",
+        subtype: [{ system: ACTION_SYSTEM, code: record.action }],
+      });
+    }
   });
 });
