@@ -3,7 +3,7 @@ import { noticeSettings } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { decryptField, encryptField } from "../crypto/fields.server";
 import { blindIndex, keyedDigest } from "../crypto/hashing.server";
-import { checkRow, rowFinding, signRow } from "../trail/signed-rows.server";
+import { checkRow, checkSignedTable, rowFinding, signRow } from "../trail/signed-rows.server";
 import type { Finding } from "../trail/verify.server";
 
 // A patient's notice settings (docs/decisions/020). Signed over every column: a row edited in the
@@ -146,4 +146,16 @@ export function saveNoticeSettings(ctx: AppContext, settings: NoticeSettings): v
     .values(row)
     .onConflictDoUpdate({ target: noticeSettings.id, set: row })
     .run();
+}
+
+/** Removes the rows that fail their signature (a trust reset); returns their ids. */
+export function removeTamperedNoticeSettings(ctx: AppContext): string[] {
+  const { findings } = checkSignedTable(
+    ctx.conn.sqlite,
+    ctx.keys.trustedPublicKeys,
+    "notice_settings",
+  );
+  const ids = findings.map((f) => f.ref!);
+  for (const id of ids) ctx.conn.db.delete(noticeSettings).where(eq(noticeSettings.id, id)).run();
+  return ids;
 }

@@ -5,6 +5,8 @@ import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { intrude, sampleRecord } from "../../tests/trail";
 import { insertUser, type User } from "../models/user.server";
 import { appendRecords } from "../trail/append.server";
+import { ensureTrailIntact } from "../trail/guard.server";
+import { resetTrust } from "../trail/trust-reset.server";
 import { ALERT_SUBJECT } from "../trail/alerts.server";
 import {
   confirmAddress,
@@ -194,11 +196,28 @@ describe("attacks on notice state", () => {
 
   test("an edited settings row (notices for new actors switched off) fails its signature", async () => {
     const { ctx, alice } = await subscribed();
-    intrude(ctx, (db) => db.prepare("UPDATE notice_settings SET new_actors = 0").run());
     await access(ctx, "dr-stranger");
+    intrude(ctx, (db) => db.prepare("UPDATE notice_settings SET new_actors = 0").run());
     const text = await alertAfterRound(ctx);
     expect(text).toContain(
       `notice ${alice.id}: the notice settings row was changed after it was signed`,
+    );
+    // Like every signed row, it is a finding of the full pass until the operator resets trust,
+    // which removes it; the trail still says notices were on, so the round says it is missing.
+    const status = await ensureTrailIntact(ctx, { viewerId: null });
+    expect(!status.ok && status.findings).toContainEqual(
+      expect.objectContaining({ target: "notice", ref: alice.id, kind: "modified" }),
+    );
+    const reset = await resetTrust(ctx, "restored notice settings", "ops");
+    expect(reset.ok && reset.removed).toEqual([`notice settings ${alice.id}`]);
+    mailbox.mails.length = 0;
+    await runNoticeRound(ctx);
+    await vi.waitFor(() =>
+      expect(
+        alerts()
+          .map((m) => m.text)
+          .join(""),
+      ).toContain("the notice settings row named by the trail is gone"),
     );
   });
 
