@@ -1,6 +1,7 @@
 import type { ParsedMail } from "mailparser";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
+import { CLI_TIMEOUT, runCli } from "../../tests/cli";
 import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { intrude, sampleRecord } from "../../tests/trail";
 import { insertUser, type User } from "../models/user.server";
@@ -220,6 +221,21 @@ describe("attacks on notice state", () => {
       ).toContain("the notice settings row named by the trail is gone"),
     );
   });
+
+  test(
+    "verify names an edited settings row offline, with the public key",
+    async () => {
+      const { ctx, alice } = await subscribed();
+      intrude(ctx, (db) => db.prepare("UPDATE notice_settings SET emergency = 0").run());
+      const { DATABASE_PATH, KEYS_DIR, TRAIL_HEAD_PATH, OUTBOX_DIR } = ctx.config;
+      const r = runCli(["verify"], { DATABASE_PATH, KEYS_DIR, TRAIL_HEAD_PATH, OUTBOX_DIR });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain(
+        `notice ${alice.id}: the notice settings row was changed after it was signed`,
+      );
+    },
+    CLI_TIMEOUT,
+  );
 
   test("an older signed copy of the row put back is caught against the trail", async () => {
     const { ctx, alice } = await subscribed();
