@@ -192,8 +192,16 @@ export async function runNoticeRound(ctx: AppContext): Promise<{ sent: number }>
       memory.set(due.key, due.upTo);
       continue;
     }
-    await notify(ctx, s, due);
-    sent++;
+    try {
+      await notify(ctx, s, due);
+      sent++;
+    } catch (error) {
+      // Nothing of the message or the server's reply: either may name the patient's address.
+      const code = (error as { code?: unknown }).code;
+      console.error(
+        `Could not send a notice of new access${typeof code === "string" ? ` (${code})` : ""}; it is tried again at the next round.`,
+      );
+    }
   }
   return { sent };
 }
@@ -207,7 +215,7 @@ export function startNotices(ctx: AppContext, everyMs = 60_000): () => Promise<v
     try {
       await runNoticeRound(ctx);
     } catch (error) {
-      console.error(`Could not send the notices of new accesses: ${(error as Error).message}`);
+      console.error(`The notice round failed and runs again: ${(error as Error).name}`);
     }
     if (!stopped) schedule();
   };

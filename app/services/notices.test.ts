@@ -154,6 +154,25 @@ describe("notices of new accesses", () => {
     expect(notices()).toHaveLength(2);
   });
 
+  test("a failed send is tried again at the next round, and the log names no address", async () => {
+    const { ctx } = await subscribed();
+    await access(ctx, "dr-stranger");
+    const port = Number(new URL(mailbox.env.SMTP_URL!).port);
+    await mailbox.close();
+    const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      expect(await runNoticeRound(ctx)).toEqual({ sent: 0 });
+      expect(error).toHaveBeenCalledTimes(1);
+      expect(String(error.mock.calls[0]![0])).toContain("Could not send a notice of new access");
+      expect(String(error.mock.calls[0]![0])).not.toContain("alice");
+    } finally {
+      error.mockRestore();
+    }
+    mailbox = await openMailbox(port);
+    expect(await runNoticeRound(ctx)).toEqual({ sent: 1 });
+    expect(notices()).toHaveLength(1);
+  });
+
   test("the patient's own use, the notices themselves and notices off send nothing", async () => {
     const { ctx, alice } = await subscribed();
     await viewTrail(ctx, alice);
