@@ -9,8 +9,8 @@ import { RouteErrorPage } from "~/components/error-page";
 import { Field } from "~/components/field";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
 import type { User } from "~/models/user.server";
+import { loadNoticeSettings } from "~/services/notice-state.server";
 import {
-  loadNoticeSettings,
   requestAddress,
   setChoices,
   turnOffNotices,

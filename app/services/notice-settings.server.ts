@@ -4,134 +4,26 @@ import { randomSecret } from "../crypto/hashing.server";
 import {
   confirmationTokenHash,
   findByTokenHash,
-  getNoticeSettings,
-  NoticeRowTampered,
   saveNoticeSettings,
   type NoticeChoices,
   type NoticeSettings,
 } from "../models/notice-settings.server";
-import { findOwnRecords } from "../models/own-records.server";
-import { getUserById, type User } from "../models/user.server";
+import { getUserById, UserRowTampered, type User } from "../models/user.server";
 import { mailTo } from "../trail/alerts.server";
 import { appendRecords } from "../trail/append.server";
-import { TrailCompromisedError } from "../trail/guard.server";
-import { raiseIncident } from "../trail/incident.server";
+import { reportTamperedRow, TrailCompromisedError } from "../trail/guard.server";
 import { TrailBusyError } from "../trail/lease.server";
-import type { CheckpointInfo, Finding } from "../trail/verify.server";
-import { openRecords } from "./open-records.server";
+import { loadNoticeSettings, notesOf } from "./notice-state.server";
 import { NOTICE_ACTION, NOTICES_TABLE } from "./own-actions";
 import { admitPerAccount } from "./throttle.server";
 import { SELF_SOURCE } from "./trail-view.server";
-import { readVerified } from "./verified-read.server";
-import type { AuditRecordView } from "../models/record.server";
 
 // A patient's notice settings (docs/decisions/020). Every change that decides whether and where
 // notices go (an address confirmed, the choices, notices off) is appended to the trail as a
-// record, and the signed row names that record. The trail therefore says what the row must be:
-// a row deleted, edited or put back from an older copy no longer matches it and is reported,
-// instead of silencing the notices.
+// record first, then the signed row names that record (notice-state.server.ts checks it).
 
 const CONFIRMATION_HOURS = 24;
 const HOUR_MS = 3_600_000;
-const NOTES_PREFIX = "Notices by e-mail: ";
-
-/** What a settings record says, in words the patient reads in their list. */
-export function noticeNotes(on: boolean, choices: NoticeChoices): string {
-  const what = [
-    choices.newActors ? "an actor or organisation new to your record" : null,
-    choices.emergency ? "every emergency access" : null,
-  ].filter(Boolean);
-  return `${NOTES_PREFIX}${on && what.length > 0 ? what.join(", and ") : "off"}`;
-}
-
-/** Whether notices go out with these settings. */
-export const noticesOn = (s: NoticeSettings | null): s is NoticeSettings & { email: string } =>
-  Boolean(s?.email) && (s!.choices.newActors || s!.choices.emergency);
-
-const notesOf = (s: NoticeSettings | null) =>
-  noticeNotes(noticesOn(s), s?.choices ?? { newActors: false, emergency: false });
-
-/** The newest settings record of each patient account, read against `checkpoint`. */
-export function newestSettingsRecords(
-  ctx: AppContext,
-  checkpoint: CheckpointInfo | null,
-  who?: { patientId: string; userId: string },
-): AuditRecordView[] {
-  const rows = findOwnRecords(ctx, SELF_SOURCE, {
-    actions: [NOTICE_ACTION.settings],
-    patientId: who?.patientId,
-    actorId: who?.userId,
-    sealedUpTo: checkpoint?.treeSize ?? 0,
-  });
-  const newest = new Map<string, AuditRecordView>();
-  for (const r of openRecords(ctx, rows, checkpoint, who?.patientId ?? null)) {
-    if (r.sourceId === SELF_SOURCE && r.action === NOTICE_ACTION.settings) newest.set(r.actorId, r);
-  }
-  return [...newest.values()];
-}
-
-/** Whether a row is what the trail's newest settings record says; the finding if not. */
-export function checkAgainstTrail(
-  userId: string,
-  settings: NoticeSettings | null,
-  record: AuditRecordView | null,
-): Finding | null {
-  if (!record) return null;
-  const base = { target: "notice" as const, ref: userId, seq: record.seq, logId: record.logId };
-  if (!settings) {
-    return {
-      ...base,
-      kind: "missing",
-      detail: "the notice settings row named by the trail is gone",
-    };
-  }
-  if (settings.trailLogId !== record.logId || notesOf(settings) !== record.notes) {
-    return {
-      ...base,
-      kind: "modified",
-      detail: "the notice settings row is not the one the trail's newest settings record names",
-    };
-  }
-  return null;
-}
-
-const reported = new WeakMap<AppContext, Set<string>>();
-
-/** Mails the admins once per distinct finding while this process runs. Never throws. */
-export async function reportNoticeFinding(
-  ctx: AppContext,
-  finding: Finding,
-  viewerId: string | null,
-): Promise<void> {
-  let mailed = reported.get(ctx);
-  if (!mailed) reported.set(ctx, (mailed = new Set()));
-  await raiseIncident(ctx, { findings: [finding], mailed }, viewerId);
-}
-
-export type NoticePage =
-  { ok: true; settings: NoticeSettings | null } | { ok: false; reason: "compromised" | "tampered" };
-
-/** A patient's settings, checked by their signature and against the trail. */
-export async function loadNoticeSettings(ctx: AppContext, patient: User): Promise<NoticePage> {
-  const who = { patientId: patient.patientId!, userId: patient.id };
-  const read = await readVerified(ctx, patient.id, (cp) => newestSettingsRecords(ctx, cp, who));
-  if (!read.ok) return { ok: false, reason: "compromised" };
-  let settings: NoticeSettings | null;
-  try {
-    settings = getNoticeSettings(ctx, patient.id, who.patientId);
-  } catch (error) {
-    if (!(error instanceof NoticeRowTampered)) throw error;
-    await reportNoticeFinding(ctx, error.finding, patient.id);
-    return { ok: false, reason: "tampered" };
-  }
-  const finding = checkAgainstTrail(patient.id, settings, read.value[0] ?? null);
-  if (finding) {
-    await reportNoticeFinding(ctx, finding, patient.id);
-    return { ok: false, reason: "tampered" };
-  }
-  return { ok: true, settings };
-}
-
 export type SettingsOutcome = { ok: true } | { ok: false; status: 400 | 429 | 503; error: string };
 
 const TAMPERED: SettingsOutcome = {
@@ -248,7 +140,15 @@ export async function confirmAddress(ctx: AppContext, token: unknown): Promise<S
   if (typeof token !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(token)) return invalid;
   const hash = confirmationTokenHash(ctx, token);
   const userId = findByTokenHash(ctx, hash);
-  const patient = userId ? getUserById(ctx, userId) : null;
+  let patient: User | null = null;
+  try {
+    patient = userId ? getUserById(ctx, userId) : null;
+  } catch (error) {
+    if (!(error instanceof UserRowTampered)) throw error;
+    // The full pass names the account row and mails the admins.
+    await reportTamperedRow(ctx, "a notice confirmation");
+    return TAMPERED;
+  }
   if (!patient || patient.role !== "patient") return invalid;
   const current = await loadNoticeSettings(ctx, patient);
   if (!current.ok) return TAMPERED;

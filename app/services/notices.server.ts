@@ -14,7 +14,7 @@ import {
   newestSettingsRecords,
   noticesOn,
   reportNoticeFinding,
-} from "./notice-settings.server";
+} from "./notice-state.server";
 import { openRecords } from "./open-records.server";
 import { isBookkeepingAction, NOTICE_ACTION, NOTICES_TABLE } from "./own-actions";
 import { SELF_SOURCE } from "./trail-view.server";

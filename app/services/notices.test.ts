@@ -11,11 +11,11 @@ import { resetTrust } from "../trail/trust-reset.server";
 import { ALERT_SUBJECT } from "../trail/alerts.server";
 import {
   confirmAddress,
-  loadNoticeSettings,
   requestAddress,
   setChoices,
   turnOffNotices,
 } from "./notice-settings.server";
+import { loadNoticeSettings } from "./notice-state.server";
 import { isEmergencyAccess, NOTICE_SUBJECT, runNoticeRound } from "./notices.server";
 import { viewTrail } from "./trail-view.server";
 
@@ -86,6 +86,15 @@ describe("notice settings", () => {
     expect(await confirmAddress(ctx, "forged-token-forged-token")).toMatchObject({ status: 400 });
     const page = await loadNoticeSettings(ctx, alice);
     expect(page.ok && page.settings?.email).toBe(ADDRESS);
+
+    // A link is good for a day.
+    await requestAddress(ctx, alice, "new@example.test", "https://trail.example");
+    const [, second] = await mailbox.received(2);
+    ctx.clock.now += 25 * 3_600_000;
+    const late = /token=([\w-]+)/.exec(second!.text ?? "")![1]!;
+    expect(await confirmAddress(ctx, late)).toMatchObject({ ok: false, status: 400 });
+    const after = await loadNoticeSettings(ctx, alice);
+    expect(after.ok && after.settings?.email).toBe(ADDRESS);
   });
 
   test("a bad address is refused clearly and nothing is mailed", async () => {
