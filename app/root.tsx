@@ -68,10 +68,19 @@ export function Layout({ children }: { children: ReactNode }) {
                   Records
                 </Link>
                 {viewer.isAuditor ? (
-                  <Link to="/dashboard" className="nav-link">
-                    Dashboard
+                  <>
+                    <Link to="/dashboard" className="nav-link">
+                      Dashboard
+                    </Link>
+                    <Link to="/cases" className="nav-link">
+                      Questions
+                    </Link>
+                  </>
+                ) : (
+                  <Link to="/notices" className="nav-link">
+                    Notices
                   </Link>
-                ) : null}
+                )}
                 <span className="viewer">
                   {viewer.name} · {viewer.roleLabel}
                 </span>

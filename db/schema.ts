@@ -204,3 +204,34 @@ export const witnessCosignatures = sqliteTable(
   },
   (t) => [uniqueIndex("witness_cosignatures_key_size").on(t.keyName, t.keyId, t.treeSize)],
 );
+
+/**
+ * A patient's choice of e-mail notices of new accesses (docs/decisions/020). The address is
+ * sealed like every PII field and used only once confirmed; the confirmation token is stored
+ * only as an HMAC, and cleared when used. Each row is signed over every column, and names the
+ * trail record of its last change (`trail_log_id`): the trail says what the settings must be,
+ * so a row deleted, edited or put back from an older copy is caught instead of silencing notices.
+ */
+export const noticeSettings = sqliteTable(
+  "notice_settings",
+  {
+    /** The patient's account id. */
+    id: text("id").primaryKey(),
+    patientIndex: blob("patient_index", { mode: "buffer" }).notNull(),
+    /** The confirmed address, sealed; "" sealed when there is none. */
+    emailEnc: blob("email_enc", { mode: "buffer" }).notNull(),
+    /** An address awaiting confirmation, sealed; "" sealed when there is none. */
+    pendingEmailEnc: blob("pending_email_enc", { mode: "buffer" }).notNull(),
+    /** HMAC of the pending address's confirmation token; empty when there is none. */
+    tokenHash: blob("token_hash", { mode: "buffer" }).notNull(),
+    tokenExpiresAt: integer("token_expires_at").notNull(),
+    newActors: integer("new_actors").notNull(),
+    emergency: integer("emergency").notNull(),
+    /** The log id of the trail record of the last change ("" before the first). */
+    trailLogId: text("trail_log_id").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    keyId: text("key_id").notNull(),
+    signature: blob("signature", { mode: "buffer" }).notNull(),
+  },
+  (t) => [index("notice_settings_token_hash").on(t.tokenHash)],
+);

@@ -8,6 +8,7 @@ import express from "express";
 import type { Config } from "../app/config.server";
 import { createAppContext, type AppContext } from "../app/context.server";
 import { startDailyAnchor } from "../app/trail/anchor-mail.server";
+import { startNotices } from "../app/services/notices.server";
 import { createSignerPool } from "../app/trail/signer-pool.server";
 import { startWitnessing, type Witnessing } from "../app/trail/witnessing.server";
 import { requestGuards } from "./request-guards";
@@ -109,6 +110,7 @@ export async function startServer(
     throw error;
   }
   const stopDailyAnchor = startDailyAnchor(ctx);
+  const stopNotices = startNotices(ctx);
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const host = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(config.HOST)
@@ -123,8 +125,8 @@ export async function startServer(
     close: () =>
       new Promise((resolve) => {
         server.close(() => {
-          // The witnesses' sender and the daily anchor stop first: they use the database.
-          void Promise.all([witnessing.stop(), stopDailyAnchor()]).then(async () => {
+          // The witnesses' sender, the daily anchor and the notices stop first: they use the database.
+          void Promise.all([witnessing.stop(), stopDailyAnchor(), stopNotices()]).then(async () => {
             ctx.conn.sqlite.close();
             await pool.close();
             resolve();

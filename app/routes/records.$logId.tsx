@@ -1,7 +1,17 @@
-import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData } from "@remix-run/react";
+import {
+  data,
+  redirect,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Link, useActionData, useLoaderData } from "@remix-run/react";
 import { RouteErrorPage } from "~/components/error-page";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
+import { CaseTextForm, CaseThread } from "~/components/case-thread";
+import { QUESTION_MAX } from "~/services/case-text";
+import { askWhy, casesAboutRecord } from "~/services/cases.server";
+import { isBookkeepingAction } from "~/services/own-actions";
 import { recordDetail } from "~/services/record-detail.server";
 
 export const meta: MetaFunction = () => [{ title: "Record · EHR Audit Trail" }];
@@ -12,7 +22,28 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   if (detail.kind === "not_found") throw data({ message: "No such record." }, { status: 404 });
   if (detail.kind === "compromised")
     throw data({ message: INTEGRITY_COMPROMISED }, { status: 503 });
-  return data(detail, { headers: { "Set-Cookie": refreshCookie } });
+  const cases = await casesAboutRecord(context.app, user, detail.record.logId);
+  if (!cases) throw data({ message: INTEGRITY_COMPROMISED }, { status: 503 });
+  const canAsk =
+    user.role === "patient" &&
+    !isBookkeepingAction(detail.record.action) &&
+    cases.every((c) => c.state === "answered");
+  return data({ ...detail, cases, canAsk }, { headers: { "Set-Cookie": refreshCookie } });
+}
+
+/** "Ask why": a patient's question about this record; then back to the record, under which it shows. */
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const { user } = await requireUser(context.app, request);
+  const form = await request.formData();
+  const logId = params.logId ?? "";
+  if (form.get("intent") !== "ask") return data({ error: "Unknown request." }, { status: 400 });
+  const outcome = await askWhy(context.app, user, logId, form.get("text"));
+  if (outcome.ok) return redirect(`/records/${logId}#cases`);
+  if (outcome.status === 404) throw data({ message: "No such record." }, { status: 404 });
+  const headers: Record<string, string> = outcome.retryAfterSeconds
+    ? { "Retry-After": String(outcome.retryAfterSeconds) }
+    : {};
+  return data({ error: outcome.error }, { status: outcome.status, headers });
 }
 
 function Row({ label, children }: { label: string; children: React.ReactNode }) {
@@ -25,8 +56,9 @@ function Row({ label, children }: { label: string; children: React.ReactNode }) 
 }
 
 export default function RecordPage() {
-  const { record, signature, leafHash, proof, inclusionVerified, checkpoint } =
+  const { record, signature, leafHash, proof, inclusionVerified, checkpoint, cases, canAsk } =
     useLoaderData<typeof loader>();
+  const asked = useActionData<typeof action>();
   return (
     <section className="card" aria-labelledby="record-title">
       <p>
@@ -63,6 +95,20 @@ export default function RecordPage() {
           <code>{signature}</code>
         </Row>
       </dl>
+      <h2 id="cases">Questions about this access</h2>
+      {cases.length === 0 ? <p className="hint">No questions have been asked about it.</p> : null}
+      {cases.map((c) => (
+        <CaseThread key={c.id} item={c} />
+      ))}
+      {canAsk ? (
+        <CaseTextForm
+          intent="ask"
+          label="Ask why"
+          button="Ask the auditors"
+          max={QUESTION_MAX}
+          error={asked?.error}
+        />
+      ) : null}
       <h2>Inclusion proof</h2>
       <dl className="details">
         <Row label="Leaf hash">

@@ -113,3 +113,31 @@ export async function recordLoginSuccess(ctx: AppContext, attempt: LoginAttempt)
     limiters.username.reward(keys.username, ownAttempts),
   ]);
 }
+
+/**
+ * What one account may do a few times a day, never more: questions ("ask why") and the
+ * confirmation e-mails of a notice address. Enough for a worried patient, not a flood.
+ */
+export const PER_ACCOUNT_PER_DAY = { question: 5, confirmation: 5 } as const;
+const accountLimiters = new WeakMap<AppContext, Map<string, RateLimiterMemory>>();
+
+/** Counts one `kind` of request against its account; refused past its daily limit. */
+export async function admitPerAccount(
+  ctx: AppContext,
+  kind: keyof typeof PER_ACCOUNT_PER_DAY,
+  userId: string,
+): Promise<ThrottleDecision> {
+  let limiters = accountLimiters.get(ctx);
+  if (!limiters) accountLimiters.set(ctx, (limiters = new Map()));
+  let limiter = limiters.get(kind);
+  if (!limiter) {
+    const points = PER_ACCOUNT_PER_DAY[kind];
+    limiters.set(
+      kind,
+      (limiter = new RateLimiterMemory({ keyPrefix: kind, points, duration: DAY })),
+    );
+  }
+  const refusal = await consume(limiter, userId);
+  if (!refusal) return { allowed: true };
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(refusal.msBeforeNext / 1000)) };
+}

@@ -71,16 +71,32 @@ type AdminMail = {
 };
 
 /** Mails the admins over SMTP_URL, or writes the message as an .eml file to OUTBOX_DIR. */
-export async function mailAdmins(ctx: AppContext, mail: AdminMail): Promise<Delivery> {
-  const { SMTP_URL, ALERT_FROM, ADMIN_EMAILS, OUTBOX_DIR } = ctx.config;
+export function mailAdmins(ctx: AppContext, mail: AdminMail): Promise<Delivery> {
+  const { ADMIN_EMAILS } = ctx.config;
+  const to = ADMIN_EMAILS.length > 0 ? ADMIN_EMAILS.join(", ") : "admins@localhost";
+  return sendMail(ctx, to, ADMIN_EMAILS.length > 0, mail);
+}
+
+/** Mails one person (a patient's notice) the same way as the admins' alerts. */
+export function mailTo(ctx: AppContext, to: string, mail: AdminMail): Promise<Delivery> {
+  return sendMail(ctx, to, true, mail);
+}
+
+async function sendMail(
+  ctx: AppContext,
+  to: string,
+  deliverable: boolean,
+  mail: AdminMail,
+): Promise<Delivery> {
+  const { SMTP_URL, ALERT_FROM, OUTBOX_DIR } = ctx.config;
   const message = {
     from: ALERT_FROM,
-    to: ADMIN_EMAILS.length > 0 ? ADMIN_EMAILS.join(", ") : "admins@localhost",
+    to,
     subject: mail.subject,
     text: mail.text,
     headers: mail.headers ?? {},
   };
-  if (SMTP_URL && ADMIN_EMAILS.length > 0) {
+  if (SMTP_URL && deliverable) {
     const info = await nodemailer.createTransport(SMTP_URL).sendMail(message);
     return { via: "smtp", messageId: info.messageId };
   }

@@ -163,6 +163,19 @@ export const SIGNED_ROW_COLUMNS = {
     "used_by",
     "key_id",
   ],
+  notice_settings: [
+    "id",
+    "patient_index",
+    "email_enc",
+    "pending_email_enc",
+    "token_hash",
+    "token_expires_at",
+    "new_actors",
+    "emergency",
+    "trail_log_id",
+    "updated_at",
+    "key_id",
+  ],
 } as const;
 export type SignedTable = keyof typeof SIGNED_ROW_COLUMNS;
 
@@ -170,6 +183,7 @@ const ROW_TAGS: Record<SignedTable, string> = {
   users: "ehr-audit-user",
   sources: "ehr-audit-source",
   invitations: "ehr-audit-invitation",
+  notice_settings: "ehr-audit-notice-settings",
 };
 
 /** The bytes a signed row's signature covers, from its columns in SIGNED_ROW_COLUMNS order. */

@@ -38,6 +38,7 @@ export type Finding = {
     | "user"
     | "source"
     | "invitation"
+    | "notice"
     | "session"
     | "database"
     | "head"

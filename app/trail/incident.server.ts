@@ -12,7 +12,7 @@ import type { GuardState } from "./guard-state.server";
  */
 export async function raiseIncident(
   ctx: AppContext,
-  state: GuardState,
+  state: Pick<GuardState, "findings" | "mailed">,
   viewerId: string | null,
 ): Promise<Delivery | null> {
   const fingerprint = fingerprintFindings(ctx, state.findings);

@@ -16,12 +16,14 @@ const TARGETS: Record<SignedTable, Finding["target"]> = {
   users: "user",
   sources: "source",
   invitations: "invitation",
+  notice_settings: "notice",
 };
 
 const NOUNS: Record<SignedTable, string> = {
   users: "account",
   sources: "source system",
   invitations: "invitation",
+  notice_settings: "notice settings",
 };
 
 /** Signs a row's values, given in SIGNED_ROW_COLUMNS order without the key id. */

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import type { AppContext } from "../context.server";
 import { removeTamperedInvitations } from "../models/invitation.server";
+import { removeTamperedNoticeSettings } from "../models/notice-settings.server";
 import { removeTamperedSessions } from "../models/session.server";
 import { removeTamperedSources } from "../models/source.server";
 import { mailAdmins, type Delivery } from "./alerts.server";
@@ -17,7 +18,7 @@ import { readHead, writeHead, type HeadRead } from "./witness.server";
 // records or checkpoints fail is refused (docs/decisions/010-fail-closed-anchor.md).
 
 /** Findings a reset may resolve: the rows it removes. Everything else must be fixed first. */
-const RESETTABLE: readonly Finding["target"][] = ["session", "source", "invitation"];
+const RESETTABLE: readonly Finding["target"][] = ["session", "source", "invitation", "notice"];
 
 export type TrustReset =
   | { ok: false; findings: Finding[] }
@@ -59,6 +60,8 @@ export async function resetTrust(
     ...removeTamperedSessions(ctx).map((f) => `session ${f.ref}`),
     ...removeTamperedSources(ctx).map((id) => `source ${id}`),
     ...removeTamperedInvitations(ctx).map((id) => `invitation ${id}`),
+    // The trail still says what the patient chose: the notice round reports the row missing.
+    ...removeTamperedNoticeSettings(ctx).map((id) => `notice settings ${id}`),
   ];
   if (report.checkpoint) writeHead(file, report.checkpoint);
   else fs.rmSync(file, { force: true });

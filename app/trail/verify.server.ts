@@ -281,6 +281,7 @@ function* verifySteps(
     ReturnType<typeof checkSignedTable>,
   ];
   findings.push(...users.findings, ...sources.findings, ...invitations.findings);
+  findings.push(...checkSignedTable(sqlite, keys, "notice_settings").findings);
   return {
     ok: findings.length === 0,
     records: total,
