@@ -272,6 +272,23 @@ describe("cli source", () => {
     },
     TIMEOUT,
   );
+
+  it(
+    "refuses the trail's own source name, for a source and for an import",
+    () => {
+      const r = runCli(["source", "add", "audit-trail"], env);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`"audit-trail" is reserved for the trail's own records`);
+      const file = writeNdjson(path.join(dir, "own.ndjson"), events(3));
+      const imported = runCli(["import", file, "--source", "audit-trail"], env);
+      expect(imported.status).toBe(2);
+      expect(imported.stderr).toContain(`--source "audit-trail" is reserved`);
+      expect(stored(dbPath)).toEqual({ records: 0, checkpoints: 0 });
+      const rows = withDb(dbPath, (db) => db.prepare("SELECT count(*) FROM sources").pluck().get());
+      expect(rows).toBe(0);
+    },
+    TIMEOUT,
+  );
 });
 
 describe("cli import", () => {

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import type { AppContext } from "../app/context.server";
 import { appendRecords } from "../app/trail/append.server";
 import { parseBody, toRecordInput, type Event } from "../app/trail/ingest.server";
+import { SELF_SOURCE } from "../app/trail/self-source";
 import { createSignerPool } from "../app/trail/signer-pool.server";
 import { progressBar } from "./progress";
 
@@ -56,6 +57,9 @@ export async function importCommand(ctx: AppContext, args: string[]): Promise<nu
   const batchSize = Number(values.batch);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
     throw new UsageError("--batch must be a whole number from 1 to 10000");
+  }
+  if (values.source === SELF_SOURCE) {
+    throw new UsageError(`--source "${SELF_SOURCE}" is reserved for the trail's own records`);
   }
   if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`);
 

@@ -4,6 +4,7 @@ import { sources } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { keyedDigest, randomSecret } from "../crypto/hashing.server";
 import { reportTamperedRow } from "../trail/guard.server";
+import { SELF_SOURCE } from "../trail/self-source";
 import { checkRow, signRow } from "../trail/signed-rows.server";
 
 export type Source = { id: string; name: string; createdAt: Date; revokedAt: Date | null };
@@ -46,6 +47,9 @@ const toSource = (row: SourceRow): Source => ({
 export function addSource(ctx: AppContext, name: string): { source: Source; token: string } {
   if (!SOURCE_NAME.test(name)) {
     throw new SourceError("a source name is 1 to 64 letters, digits, dots, dashes or underscores");
+  }
+  if (name === SELF_SOURCE) {
+    throw new SourceError(`"${SELF_SOURCE}" is reserved for the trail's own records`);
   }
   if (ctx.conn.db.select().from(sources).where(eq(sources.name, name)).get()) {
     throw new SourceError(`a source named "${name}" already exists`);

@@ -7,11 +7,11 @@ import type { User } from "../models/user.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { TrailCompromisedError } from "../trail/guard.server";
 import { checkWitnessLag, type WitnessStatus } from "../trail/witness-status.server";
+import { SELF_SOURCE } from "../trail/self-source";
 import { readVerified } from "./verified-read.server";
 
 export const PAGE_SIZE = 50;
-/** The source id of the records the trail writes about its own use. */
-export const SELF_SOURCE = "audit-trail";
+export { SELF_SOURCE };
 /** The notes of a failed login, which the FHIR mapping reports as outcome 4 (minor failure). */
 export const FAILED_LOGIN_NOTES = "failed login attempt";
 
