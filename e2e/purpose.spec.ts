@@ -1,4 +1,7 @@
+import fs from "node:fs";
+import path from "node:path";
 import { expect, test } from "@playwright/test";
+import { E2E_OUTPUT } from "./env";
 import { cli, event, login, newPatient, postEvents, shownLogIds, unique } from "./support";
 
 const YEAR = 365 * 86_400_000;
@@ -34,6 +37,16 @@ test("a patient sees why each access happened, emergencies marked, the last 12 m
   await expect(row(btg!)).toContainText("Emergency access (break the glass)");
   await expect(row(btg!).locator(".badge-emergency")).toHaveText(/Emergency access/);
   await expect(row(treat!).locator(".badge-emergency")).toHaveCount(0);
+  for (const width of [1280, 375]) {
+    await page.setViewportSize({ width, height: 900 });
+    fs.mkdirSync(path.join(E2E_OUTPUT, "screens"), { recursive: true });
+    await page.screenshot({ path: path.join(E2E_OUTPUT, "screens", `home-purpose-${width}.png`) });
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    expect(overflow, `the patient's home scrolls sideways at ${width}px`).toBe(0);
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   // The filter widens the view: every access, the two-year-old one among them.
   await page.getByRole("link", { name: "show all accesses" }).click();
