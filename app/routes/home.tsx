@@ -92,7 +92,7 @@ export default function Home() {
             </p>
           ) : null}
           {period && links ? (
-            <p role="status" className="period-note">
+            <p className="period-note">
               Showing the last {period.months} months, since{" "}
               <time dateTime={period.since}>{longDate.format(new Date(period.since))}</time>. To see
               older accesses, change “From” above, or <Link to={links.all}>show all accesses</Link>.
