@@ -104,6 +104,13 @@ export const auditRecords = sqliteTable(
      * sealed like every field and covered by the signature (encoding version 2); null otherwise.
      */
     extraEnc: blob("extra_enc", { mode: "buffer" }),
+    /**
+     * The reason for the access (an HL7 PurposeOfUse code): its blind index and its ciphertext,
+     * both covered by the signature (encoding version 3); null when the source gave none, and on
+     * records older than version 3, which read as "not given".
+     */
+    purposeIndex: blob("purpose_index", { mode: "buffer" }),
+    purposeEnc: blob("purpose_enc", { mode: "buffer" }),
   },
   (t) => [
     uniqueIndex("audit_records_log_id").on(t.logId),

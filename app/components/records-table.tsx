@@ -1,5 +1,7 @@
 import { Link } from "@remix-run/react";
+import { isEmergency } from "~/fhir/purpose-of-use";
 import type { AuditRecordView } from "~/models/record.server";
+import { Purpose } from "./purpose";
 
 const dateTime = new Intl.DateTimeFormat("en-GB", {
   dateStyle: "medium",
@@ -27,6 +29,7 @@ export function RecordsTable({
             <th scope="col">Who</th>
             <th scope="col">Action</th>
             <th scope="col">Part of the record</th>
+            <th scope="col">Why</th>
             {showPatient ? <th scope="col">Patient</th> : null}
             <th scope="col">Notes</th>
             <th scope="col">Source</th>
@@ -35,7 +38,11 @@ export function RecordsTable({
         </thead>
         <tbody>
           {records.map((r) => (
-            <tr key={r.logId} data-log-id={r.logId}>
+            <tr
+              key={r.logId}
+              data-log-id={r.logId}
+              className={isEmergency(r.purpose) ? "emergency" : undefined}
+            >
               <td>
                 <time dateTime={r.occurredAt}>{dateTime.format(new Date(r.occurredAt))}</time>
               </td>
@@ -47,6 +54,9 @@ export function RecordsTable({
                 <span className={`action action-${r.action}`}>{r.action}</span>
               </td>
               <td>{r.tableAffected.replace(/_/g, " ")}</td>
+              <td>
+                <Purpose code={r.purpose} />
+              </td>
               {showPatient ? <td>{r.patientId}</td> : null}
               <td>{r.notes}</td>
               <td>{r.sourceId}</td>

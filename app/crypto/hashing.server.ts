@@ -3,7 +3,7 @@ import { encodeFields, type Field } from "./encoding.server";
 
 /** What a blind index is computed over; each kind has its own domain so values never collide. */
 export type BlindIndexKind =
-  "username" | "patient_id" | "login_address" | "actor" | "action" | "table_affected";
+  "username" | "patient_id" | "login_address" | "actor" | "action" | "table_affected" | "purpose";
 
 /** Normalizes a value before indexing: NFKC, trimmed, case-folded. */
 export function normalizeForIndex(value: string): string {

@@ -13,6 +13,7 @@ import {
   TRAIL_SYSTEM,
   type Coding,
 } from "./codes.server";
+import { isPurposeCode, PURPOSES, PURPOSE_SYSTEM } from "./purpose-of-use";
 
 // A stored record as an R4 AuditEvent (docs/decisions/013-fhir-balp-mapping.md). A record
 // received as FHIR comes back as it was sent (its `extra`), plus the trail's id and seal. Any
@@ -95,6 +96,13 @@ function eventType(action: string): { type: Coding; subtype: Coding[] } {
   return { type: CODE.rest, subtype: [...interaction, exact] };
 }
 
+/** The record's purpose of use as `purposeOfEvent`, when the source gave one. */
+function purposeOfEvent(purpose: string | null) {
+  if (purpose === null || !isPurposeCode(purpose)) return {};
+  const display = PURPOSES[purpose].display;
+  return { purposeOfEvent: [concept({ system: PURPOSE_SYSTEM, code: purpose, display })] };
+}
+
 /** A stored record as an R4 AuditEvent, with its seq, key id and signature as extensions. */
 export function toAuditEvent(record: AuditRecordView, seal: Seal): FhirAuditEvent {
   if (record.extra) return asReceived(record, record.extra, seal);
@@ -152,6 +160,7 @@ export function toAuditEvent(record: AuditRecordView, seal: Seal): FhirAuditEven
     period: { start: record.occurredAt, end: record.occurredAt },
     recorded: record.recordedAt,
     outcome: failed ? "4" : "0",
+    ...purposeOfEvent(record.purpose),
     agent: [
       {
         type: concept(CODE.recipient),

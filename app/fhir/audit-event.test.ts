@@ -30,6 +30,7 @@ function view(overrides: Partial<AuditRecordView> = {}): AuditRecordView {
     sourceId: "epic-prod",
     keyId: "ab".repeat(32),
     extra: null,
+    purpose: null,
     ...overrides,
   };
 }

@@ -18,6 +18,7 @@ async function trailOfEveryKind() {
     { ...sampleRecord(1, "MRN-1"), notes: "" },
     { ...sampleRecord(2, "MRN_2 odd id"), action: "query", notes: "" },
     { ...sampleRecord(3, "MRN-1"), action: "export" },
+    { ...sampleRecord(4, "MRN-1"), purpose: "BTG" },
   ]);
   const viewer = patient("MRN-1");
   await auditLogin(ctx, viewer);
@@ -82,6 +83,41 @@ describe("a FHIR export", () => {
         { role: { code: "24" }, query: expect.any(String) },
       ],
     });
+  });
+
+  test("gives the purpose of use as purposeOfEvent, and none where the source gave none", async () => {
+    const ctx = await trailOfEveryKind();
+    const bundle = await exportBundle(ctx);
+    const purposes = bundle.entry
+      .filter((e) => e.resource.purposeOfEvent)
+      .map((e) => e.resource.purposeOfEvent);
+    expect(purposes).toEqual(
+      expect.arrayContaining([
+        [
+          {
+            coding: [
+              {
+                system: "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                code: "BTG",
+                display: "break the glass",
+              },
+            ],
+          },
+        ],
+        [
+          {
+            coding: [
+              {
+                system: "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                code: "HMARKT",
+                display: "healthcare marketing",
+              },
+            ],
+          },
+        ],
+      ]),
+    );
+    expect(purposes).toHaveLength(2);
   });
 
   test("reports a failed login as a minor failure, and a login without a patient without one", async () => {

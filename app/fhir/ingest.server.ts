@@ -10,6 +10,7 @@ import {
 import { canonicalResource } from "./canonical.server";
 import { ACTION_SYSTEM, CODE, SYSTEM, hasCode } from "./codes.server";
 import { fhirPath, type Issue } from "./outcome.server";
+import { isPurposeCode, PURPOSE_SYSTEM, UNKNOWN_PURPOSE_ERROR } from "./purpose-of-use";
 
 // A received R4 AuditEvent as trail records: one per patient it names, as BALP records one
 // event per patient. What the columns do not hold is kept whole in `extra`.
@@ -28,6 +29,7 @@ const reference = z
     identifier: z.object({ value: z.string().optional() }).passthrough().optional(),
   })
   .passthrough();
+const concepts = z.array(z.object({ coding: z.array(coding).optional() }).passthrough()).optional();
 const detail = z.object({ type: z.string(), valueString: z.string().optional() }).passthrough();
 
 const auditEventSchema = z
@@ -55,10 +57,12 @@ const auditEventSchema = z
             who: reference.optional(),
             name: z.string().optional(),
             requestor: z.boolean().optional(),
+            purposeOfUse: concepts,
           })
           .passthrough(),
       )
       .default([]),
+    purposeOfEvent: concepts,
     entity: z
       .array(
         z
@@ -153,6 +157,36 @@ function actionOf(event: Event): Action | undefined {
   return event.action ? FROM_FHIR_ACTION[event.action] : undefined;
 }
 
+/**
+ * Why: the HL7 PurposeOfUse code of `purposeOfEvent`, else of the actor's `purposeOfUse`. Codings
+ * of other systems are kept in `extra` only; an unknown v3-ActReason code, or two different
+ * ones, stop the event.
+ */
+function purposeOf(event: Event, actor: number): { code: string | null; issues: Issue[] } {
+  const [element, concepts] = event.purposeOfEvent?.length
+    ? [["purposeOfEvent"], event.purposeOfEvent]
+    : [["agent", actor, "purposeOfUse"], event.agent[actor]?.purposeOfUse ?? []];
+  const issues: Issue[] = [];
+  const codes = new Set<string>();
+  concepts.forEach((concept, i) =>
+    (concept.coding ?? []).forEach((c, j) => {
+      if (c.system !== PURPOSE_SYSTEM) return;
+      if (isPurposeCode(c.code ?? "")) codes.add(c.code!);
+      else
+        issues.push({
+          path: fhirPath([...element, i, "coding", j, "code"]),
+          message: UNKNOWN_PURPOSE_ERROR,
+        });
+    }),
+  );
+  if (codes.size > 1)
+    issues.push({
+      path: fhirPath(element),
+      message: `names more than one purpose of use (${[...codes].join(", ")}): send one`,
+    });
+  return { code: issues.length ? null : ([...codes][0] ?? null), issues };
+}
+
 const snakeCase = (name: string) => name.replace(/(?<!^)([A-Z])/g, "_$1").toLowerCase();
 
 /** The part of the record: a table_affected detail, else the type of the resource touched. */
@@ -231,6 +265,8 @@ export function fromAuditEvent(body: unknown): MappedEvent {
     issues.push({ path: "AuditEvent.period.start", message: FUTURE_ERROR });
   if (isBeforeEpoch(Date.parse(occurred)))
     issues.push({ path: "AuditEvent.period.start", message: BEFORE_EPOCH_ERROR });
+  const purpose = purposeOf(event, actor);
+  issues.push(...purpose.issues);
   if (issues.length || !action) return { ok: false, issues };
 
   const agent = event.agent[actor]!;
@@ -259,6 +295,7 @@ export function fromAuditEvent(body: unknown): MappedEvent {
       occurredAt: Date.parse(occurred),
       notes: (notes?.valueString ?? "").slice(0, 4000),
       extra,
+      ...(purpose.code ? { purpose: purpose.code } : {}),
     })),
   };
 }

@@ -56,17 +56,18 @@ export function seqsOutsideHours(
     .all(...windowArgs(window), hours.from, hours.to) as number[];
 }
 
-/** Seqs of records in the window whose action blind index is one of `actionIndexes`. */
-export function seqsWithActions(
+/** Seqs of records in the window whose action (or purpose) blind index is one of `indexes`. */
+export function seqsWithIndexes(
   ctx: AppContext,
   window: StatsWindow,
-  actionIndexes: readonly Buffer[],
+  column: "action_index" | "purpose_index",
+  indexes: readonly Buffer[],
 ): number[] {
-  const marks = actionIndexes.map(() => "?").join(", ");
+  const marks = indexes.map(() => "?").join(", ");
   return ctx.conn.sqlite
-    .prepare(`SELECT seq FROM audit_records WHERE ${inWindow} AND action_index IN (${marks})`)
+    .prepare(`SELECT seq FROM audit_records WHERE ${inWindow} AND ${column} IN (${marks})`)
     .pluck()
-    .all(...windowArgs(window), ...actionIndexes) as number[];
+    .all(...windowArgs(window), ...indexes) as number[];
 }
 
 /**

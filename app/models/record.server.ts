@@ -20,6 +20,8 @@ export type AuditRecordView = {
   keyId: string;
   /** What the source sent beyond the columns (a FHIR resource, canonical JSON), or null. */
   extra: string | null;
+  /** Why, as an HL7 PurposeOfUse code; null when the source gave none (and on older records). */
+  purpose: string | null;
 };
 
 export type RecordPage = { records: RawRecord[]; nextBefore: number | null };

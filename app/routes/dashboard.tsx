@@ -101,7 +101,8 @@ export default function DashboardPage() {
       <p className="hint">
         Flagged: outside {String(WORKING_HOURS.from).padStart(2, "0")}:00–{WORKING_HOURS.to}:00 UTC;
         one actor opening {MANY_PATIENTS_PER_HOUR} or more patients within an hour; a delete, print
-        or copy. The newest {UNUSUAL_SHOWN} are shown.
+        or copy; an emergency access (“break the glass”: emergency treatment given as the purpose).
+        The newest {UNUSUAL_SHOWN} are shown.
       </p>
       {d.unusual.length === 0 ? (
         <p>No unusual accesses.</p>

@@ -8,7 +8,7 @@ import { RecordsTable } from "~/components/records-table";
 import { VerifiedLine } from "~/components/verified-line";
 import { ROLE_LABELS } from "~/models/user.server";
 import { historyTrust } from "~/services/history-trust.server";
-import { filterQuery, parseRecordQuery } from "~/services/record-query.server";
+import { filterQuery, parseRecordQuery, withDefaultPeriod } from "~/services/record-query.server";
 import { viewTrail } from "~/services/trail-view.server";
 
 export const meta: MetaFunction = () => [{ title: "Home · EHR Audit Trail" }];
@@ -26,26 +26,37 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const trust = historyTrust(context.app);
   if (!query.ok) {
     return data(
-      { viewer, filters: query.filters, errors: query.errors, view: null, links: null, trust },
+      {
+        viewer,
+        filters: query.filters,
+        errors: query.errors,
+        view: null,
+        links: null,
+        period: null,
+        trust,
+      },
       { status: 400, headers },
     );
   }
-  const view = await viewTrail(context.app, user, { before: query.before, filters: query.filters });
+  const { filters, period } = withDefaultPeriod(query.filters, user, context.app.now());
+  const view = await viewTrail(context.app, user, { before: query.before, filters });
   const links = {
-    older:
-      view.ok && view.nextBefore ? filterQuery(query.filters, { before: view.nextBefore }) : null,
-    newest: query.before ? filterQuery(query.filters) || "?" : null,
-    csv: `/export/csv${filterQuery(query.filters)}`,
-    fhir: `/export/fhir${filterQuery(query.filters)}`,
+    older: view.ok && view.nextBefore ? filterQuery(filters, { before: view.nextBefore }) : null,
+    newest: query.before ? filterQuery(filters) || "?" : null,
+    all: filterQuery({ ...filters, from: "1970-01-01" }),
+    csv: `/export/csv${filterQuery(filters)}`,
+    fhir: `/export/fhir${filterQuery(filters)}`,
   };
   return data(
-    { viewer, filters: query.filters, errors: {}, view, links, trust },
+    { viewer, filters, errors: {}, view, links, period, trust },
     { status: view.ok ? 200 : 503, headers },
   );
 }
 
+const longDate = new Intl.DateTimeFormat("en-GB", { dateStyle: "long", timeZone: "UTC" });
+
 export default function Home() {
-  const { viewer, filters, errors, view, links, trust } = useLoaderData<typeof loader>();
+  const { viewer, filters, errors, view, links, period, trust } = useLoaderData<typeof loader>();
   const filtered = Object.values(filters).some(Boolean);
   return (
     <section className="card" aria-labelledby="home-title">
@@ -80,10 +91,23 @@ export default function Home() {
               Some filters are not valid; correct them to see records.
             </p>
           ) : null}
+          {period && links ? (
+            <p className="period-note">
+              Showing the last {period.months} months, since{" "}
+              <time dateTime={period.since}>{longDate.format(new Date(period.since))}</time>. To see
+              older accesses, change “From” above, or <Link to={links.all}>show all accesses</Link>.
+            </p>
+          ) : null}
           {view?.ok ? (
             <>
               {view.records.length === 0 ? (
-                <p>{filtered ? "No records match these filters." : "No records yet."}</p>
+                <p>
+                  {period
+                    ? `No accesses in the last ${period.months} months.`
+                    : filtered
+                      ? "No records match these filters."
+                      : "No records yet."}
+                </p>
               ) : (
                 <RecordsTable
                   records={view.records}

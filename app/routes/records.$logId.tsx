@@ -7,6 +7,7 @@ import {
 } from "@remix-run/node";
 import { Link, useActionData, useLoaderData } from "@remix-run/react";
 import { RouteErrorPage } from "~/components/error-page";
+import { Purpose } from "~/components/purpose";
 import { INTEGRITY_COMPROMISED, requireUser } from "~/auth.server";
 import { CaseTextForm, CaseThread } from "~/components/case-thread";
 import { QUESTION_MAX } from "~/services/case-text";
@@ -84,6 +85,10 @@ export default function RecordPage() {
         </Row>
         <Row label="Action">{record.action}</Row>
         <Row label="Part of the record">{record.tableAffected}</Row>
+        <Row label="Why (purpose of use)">
+          <Purpose code={record.purpose} />
+          {record.purpose ? <span className="hint block">HL7 code {record.purpose}</span> : null}
+        </Row>
         <Row label="Occurred">{record.occurredAt}</Row>
         <Row label="Recorded">{record.recordedAt}</Row>
         <Row label="Notes">{record.notes || "—"}</Row>

@@ -7,10 +7,11 @@ import {
   largestGroups,
   seqsInBursts,
   seqsOutsideHours,
-  seqsWithActions,
+  seqsWithIndexes,
 } from "../models/record-stats.server";
 import type { User } from "../models/user.server";
 import { ACTIONS } from "../trail/ingest.server";
+import { EMERGENCY_PURPOSES } from "../fhir/purpose-of-use";
 import type { CheckpointInfo } from "../trail/verify.server";
 import { auditView, SELF_SOURCE } from "./trail-view.server";
 import { readVerified } from "./verified-read.server";
@@ -25,7 +26,10 @@ export const UNUSUAL_SHOWN = 50;
 export const SENSITIVE_ACTIONS = ["delete", "print", "copy"] as const;
 
 export type Flag =
-  "outside working hours" | "many patients within an hour" | "delete, print or copy";
+  | "outside working hours"
+  | "many patients within an hour"
+  | "delete, print or copy"
+  | "emergency access";
 
 export type Dashboard = {
   since: string;
@@ -61,7 +65,9 @@ function unusualAccesses(ctx: AppContext, since: number, checkpoint: CheckpointI
   const charts = { since, excludeSource: SELF_SOURCE };
   flag(seqsOutsideHours(ctx, charts, WORKING_HOURS), "outside working hours");
   const sensitive = SENSITIVE_ACTIONS.map((a) => blindIndex(ctx.keys.blindIndexKey, "action", a));
-  flag(seqsWithActions(ctx, charts, sensitive), "delete, print or copy");
+  flag(seqsWithIndexes(ctx, charts, "action_index", sensitive), "delete, print or copy");
+  const emergency = EMERGENCY_PURPOSES.map((p) => blindIndex(ctx.keys.blindIndexKey, "purpose", p));
+  flag(seqsWithIndexes(ctx, charts, "purpose_index", emergency), "emergency access");
   flag(seqsInBursts(ctx, charts, MANY_PATIENTS_PER_HOUR), "many patients within an hour");
   const newest = [...flags.keys()].sort((a, b) => b - a).slice(0, UNUSUAL_SHOWN);
   return recordsAt(ctx, newest, checkpoint).map((record) => ({

@@ -62,6 +62,7 @@ function rec(
 const OUT: Flag = "outside working hours";
 const SENSITIVE: Flag = "delete, print or copy";
 const BURST: Flag = "many patients within an hour";
+const EMERGENCY: Flag = "emergency access";
 
 function plan(): Planned[] {
   const records: Planned[] = [
@@ -106,6 +107,24 @@ function plan(): Planned[] {
   }
   records.push(rec("dr-pair", "MRN-9", "read", "notes", at(10, 10)));
   records.push(rec("dr-pair", "MRN-9", "read", "notes", at(10, 10, 10)));
+  // Emergency accesses ("break the glass"), and an ordinary purpose that is not one.
+  const why = (purpose: string) => ({ purpose });
+  records.push(rec("dr-pair", "MRN-9", "read", "allergies", at(11, 10), [EMERGENCY], why("BTG")));
+  records.push(
+    rec("dr-pair", "MRN-9", "update", "medications", at(11, 10, 5), [EMERGENCY], why("ETREAT")),
+  );
+  records.push(rec("dr-pair", "MRN-9", "read", "notes", at(11, 11), [], why("TREAT")));
+  records.push(
+    rec(
+      "dr-pair",
+      "MRN-9",
+      "print",
+      "notes",
+      at(11, 3),
+      [OUT, SENSITIVE, EMERGENCY],
+      why("ERTREAT"),
+    ),
+  );
   // Records the trail writes about itself: at night, a print, and many patients in an hour.
   const self = { sourceId: SELF_SOURCE, actorName: "Some User" };
   records.push(rec("user-1", "MRN-1", "login", "audit_trail", at(2, 2), [], self));
@@ -123,7 +142,11 @@ function plan(): Planned[] {
   );
   // A minute before the dashboard's window: counted nowhere and never flagged, though it
   // would be; and the first record inside it.
-  records.push(rec("dr-old", "MRN-8", "print", "old_table", at(DASHBOARD_DAYS, -1, 59)));
+  records.push(
+    rec("dr-old", "MRN-8", "print", "old_table", at(DASHBOARD_DAYS, -1, 59), [], {
+      purpose: "BTG",
+    }),
+  );
   records.push(rec("dr-first", "MRN-8", "read", "notes", at(DASHBOARD_DAYS - 1, 10)));
   return records;
 }
@@ -258,7 +281,39 @@ describe("buildDashboard", () => {
     expect(
       dashboard.unusual.map((u) => ({ seq: u.record.seq, flags: [...u.flags].sort() })),
     ).toEqual(expected);
-    expect(expected.length).toBe(7 + MANY_PATIENTS_PER_HOUR + 1);
+    expect(expected.length).toBe(10 + MANY_PATIENTS_PER_HOUR + 1);
+  });
+
+  test("flags every emergency access (ETREAT, BTG, ERTREAT), and no other purpose", async () => {
+    const { ctx } = await buildTrail();
+    const dashboard = await dashboardOf(ctx);
+    const emergencies = dashboard.unusual.filter((u) => u.flags.includes(EMERGENCY));
+    expect(emergencies.map((u) => u.record.purpose).sort()).toEqual(["BTG", "ERTREAT", "ETREAT"]);
+    expect(emergencies.every((u) => u.record.actorId === "dr-pair")).toBe(true);
+    const treat = dashboard.unusual.filter((u) => u.record.purpose === "TREAT");
+    expect(treat).toEqual([]);
+  });
+
+  test("an intruder who marks an old record as an emergency gets a refused dashboard", async () => {
+    const { ctx, records } = await buildTrail();
+    const plain = records.find((r) => r.actorId === "dr-regular" && !r.purpose)!;
+    const btg = records.find((r) => r.purpose === "BTG" && r.actorId === "dr-pair")!;
+    // The emergency blind index, copied onto a record written without a purpose.
+    intrude(ctx, (db) =>
+      db
+        .prepare(
+          "UPDATE audit_records SET purpose_index = (SELECT purpose_index FROM audit_records WHERE seq = ?) WHERE seq = ?",
+        )
+        .run(btg.seq, plain.seq),
+    );
+    expect(await buildDashboard(ctx, auditor)).toBeNull();
+    await vi.waitFor(() => {
+      const findings = ctx.conn.sqlite.prepare("SELECT findings FROM incidents").pluck().all();
+      expect(findings).toHaveLength(1);
+      expect(JSON.parse(findings[0] as string)).toContainEqual(
+        expect.objectContaining({ kind: "modified", target: "record", seq: plain.seq }),
+      );
+    });
   });
 
   test("shows each flagged record decrypted", async () => {

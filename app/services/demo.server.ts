@@ -86,6 +86,16 @@ const STAFF = [
     tables: ["clinical_notes", "immunizations", "medications"],
   },
 ];
+/** Why each member of staff opens charts; the curious employee's browsing gives no reason. */
+const PURPOSE_OF_STAFF: Record<string, string> = {
+  E1001: "TREAT",
+  E1002: "TREAT",
+  E1003: "TREAT",
+  E1004: "TREAT",
+  E1005: "HPAYMT",
+  E1006: "TREAT",
+  E1007: "COC",
+};
 const OTHER_PATIENTS = ["MRN-100913", "MRN-101207", "MRN-101555", "MRN-102046"];
 const ACTION_WEIGHTS: [string, number][] = [
   ["read", 60],
@@ -146,8 +156,22 @@ export function demoRecords(now: number, count = 360): RecordInput[] {
       occurredAt: Math.min(at.getTime(), now),
       notes: pick(NOTES[action]!),
       sourceId: DEMO_SOURCE,
+      purpose: PURPOSE_OF_STAFF[staff.id] ?? null,
     });
   }
+  // An emergency access ("break the glass") to a demo patient's chart, at night.
+  const emergencyAt = start + 20 * 86_400_000 + 2 * 3_600_000 + 17 * 60_000;
+  records.push({
+    patientId: DEMO_LOGINS[1]!.patientId!,
+    actorId: STAFF[2]!.id,
+    actorName: STAFF[2]!.name,
+    action: "read",
+    tableAffected: "allergies",
+    occurredAt: emergencyAt,
+    notes: "emergency department: patient unconscious",
+    sourceId: DEMO_SOURCE,
+    purpose: "BTG",
+  });
   // One curious employee browsing many charts within an hour, late at night, for the dashboard.
   const burstAt = start + 30 * 86_400_000 + 22 * 3_600_000;
   const curious = STAFF[4]!;

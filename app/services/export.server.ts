@@ -32,6 +32,8 @@ export const CSV_COLUMNS = [
   "source_id",
   "key_id",
   "signature",
+  // Added after the others, so a reader that counts columns still finds them where they were.
+  "purpose_of_use",
 ] as const;
 
 /** A CSV cell: quoted when needed, and a leading =, +, -, @ defused for spreadsheets (OWASP). */
@@ -56,6 +58,7 @@ function csvRow(r: AuditRecordView, signature: string): string {
     source_id: r.sourceId,
     key_id: r.keyId,
     signature,
+    purpose_of_use: r.purpose ?? "",
   };
   // Signatures are base64 and may start with "+": they are data, not text for a spreadsheet.
   return CSV_COLUMNS.map((c) => cell(values[c], c !== "signature")).join(",") + "\n";

@@ -1,4 +1,5 @@
 import type { AppContext } from "../context.server";
+import { isEmergency } from "../fhir/purpose-of-use";
 import {
   getNoticeSettings,
   NoticeRowTampered,
@@ -31,12 +32,9 @@ export const NOTICE_SUBJECT = "New access to your health record";
 const JOB = "notices";
 const PAGE = 500;
 
-/**
- * Whether a record is an emergency ("break the glass") access. Until events carry a purpose of
- * use, only the notes can say so; with it, this is where purpose ETREAT is read.
- */
-export function isEmergencyAccess(record: Pick<AuditRecordView, "notes">): boolean {
-  return /\b(ETREAT|break[- ]the[- ]glass|emergency access)\b/i.test(record.notes);
+/** Whether a record is an emergency ("break the glass") access: its purpose of use says so. */
+export function isEmergencyAccess(record: Pick<AuditRecordView, "purpose">): boolean {
+  return isEmergency(record.purpose);
 }
 
 type Subscriber = {

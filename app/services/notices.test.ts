@@ -36,7 +36,7 @@ const alerts = () => mailbox.mails.filter((m) => m.subject?.startsWith(ALERT_SUB
 const access = (
   ctx: TestContext,
   actorId: string,
-  extra: { notes?: string; sourceId?: string } = {},
+  extra: { notes?: string; sourceId?: string; purpose?: string } = {},
 ) =>
   appendRecords(ctx, [{ ...sampleRecord(1, MRN), actorId, actorName: `Dr. ${actorId}`, ...extra }]);
 
@@ -142,10 +142,14 @@ describe("notices of new accesses", () => {
     });
     await access(ctx, "dr-stranger");
     expect(await runNoticeRound(ctx)).toEqual({ sent: 0 });
-    await access(ctx, "dr-known", { notes: "purpose ETREAT: break the glass" });
+    // Words in the notes are not a purpose of use.
+    await access(ctx, "dr-known", { notes: "break the glass", purpose: "TREAT" });
+    expect(await runNoticeRound(ctx)).toEqual({ sent: 0 });
+    await access(ctx, "dr-known", { purpose: "BTG" });
     expect(await runNoticeRound(ctx)).toEqual({ sent: 1 });
     expect(notices()).toHaveLength(1);
-    expect(isEmergencyAccess({ notes: "routine access" })).toBe(false);
+    expect(isEmergencyAccess({ purpose: "ETREAT" })).toBe(true);
+    expect(isEmergencyAccess({ purpose: null })).toBe(false);
   });
 
   test("at most one message an hour, the accesses meanwhile batched into the next", async () => {

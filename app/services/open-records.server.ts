@@ -49,6 +49,7 @@ export function openRecords(
       }
     };
     const extraEnc = row[COL.extraEnc];
+    const purposeEnc = row[COL.purposeEnc];
     const view: AuditRecordView = {
       seq,
       logId,
@@ -63,6 +64,7 @@ export function openRecords(
       sourceId: row[COL.sourceId],
       keyId: row[COL.keyId],
       extra: extraEnc === null ? null : open("extra", extraEnc),
+      purpose: purposeEnc === null ? null : open("purpose", purposeEnc),
     };
     remember(ctx, id, view);
     return confined(view, patientId);

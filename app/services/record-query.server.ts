@@ -69,6 +69,32 @@ export function parseRecordQuery(params: URLSearchParams, user: User): ParsedQue
   return { ok: true, filters, before };
 }
 
+/** How far back a patient's view reaches when they chose no dates, as national portals do. */
+export const DEFAULT_MONTHS = 12;
+
+/** The first day (UTC, YYYY-MM-DD) of the DEFAULT_MONTHS months that end today. */
+export function defaultFrom(now: number): string {
+  const today = new Date(now);
+  const from = new Date(
+    Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - DEFAULT_MONTHS, today.getUTCDate()),
+  );
+  return from.toISOString().slice(0, 10);
+}
+
+/**
+ * The filters a view applies: a patient who chose no dates sees the last DEFAULT_MONTHS months,
+ * and `period` says so; any date they choose replaces it, older or not.
+ */
+export function withDefaultPeriod(
+  filters: RecordFilters,
+  user: User,
+  now: number,
+): { filters: RecordFilters; period: { months: number; since: string } | null } {
+  if (user.role !== "patient" || filters.from || filters.to) return { filters, period: null };
+  const since = defaultFrom(now);
+  return { filters: { ...filters, from: since }, period: { months: DEFAULT_MONTHS, since } };
+}
+
 /** The URL query for filters (and a page), for links that keep the view. */
 export function filterQuery(
   filters: RecordFilters,

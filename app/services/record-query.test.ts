@@ -5,7 +5,13 @@ import { openRecords } from "./open-records.server";
 import type { User } from "../models/user.server";
 import { appendRecords, type RecordInput } from "../trail/append.server";
 import { verifyNow } from "../trail/guard.server";
-import { filterQuery, parseRecordQuery, type RecordFilters } from "./record-query.server";
+import {
+  defaultFrom,
+  filterQuery,
+  parseRecordQuery,
+  withDefaultPeriod,
+  type RecordFilters,
+} from "./record-query.server";
 import { patient, auditor } from "../../tests/users";
 
 const params = (query: Record<string, string>) => new URLSearchParams(query);
@@ -103,6 +109,38 @@ describe("parseRecordQuery", () => {
   test("a patient's overlong patient filter is ignored rather than refused", () => {
     const parsed = parseRecordQuery(params({ patient: "x".repeat(100) }), patient("MRN-1"));
     expect(parsed).toEqual({ ok: true, filters: {}, before: undefined });
+  });
+});
+
+describe("the default period", () => {
+  const now = Date.UTC(2026, 10, 25, 8, 30);
+
+  test("starts on the same day twelve months ago (UTC), and is a valid filter", () => {
+    expect(defaultFrom(now)).toBe("2025-11-25");
+    expect(defaultFrom(Date.UTC(2026, 0, 1, 0, 0))).toBe("2025-01-01");
+    // 29 February has no match a year later or earlier: the next day is taken.
+    expect(defaultFrom(Date.UTC(2028, 1, 29, 23, 59))).toBe("2027-03-01");
+    expect(parseRecordQuery(params({ from: defaultFrom(now) }), auditor)).toMatchObject({
+      ok: true,
+    });
+  });
+
+  test("applies to a patient who chose no dates, and says so", () => {
+    expect(withDefaultPeriod({ action: "read" }, patient("MRN-1"), now)).toEqual({
+      filters: { action: "read", from: "2025-11-25" },
+      period: { months: 12, since: "2025-11-25" },
+    });
+  });
+
+  test.each([
+    ["a start date, even an older one", { from: "2019-01-01" }],
+    ["an end date alone", { to: "2020-06-30" }],
+  ])("gives way to %s", (_, filters: RecordFilters) => {
+    expect(withDefaultPeriod(filters, patient("MRN-1"), now)).toEqual({ filters, period: null });
+  });
+
+  test("does not apply to auditors, who query the whole trail", () => {
+    expect(withDefaultPeriod({}, auditor, now)).toEqual({ filters: {}, period: null });
   });
 });
 

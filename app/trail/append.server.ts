@@ -35,6 +35,8 @@ export type RecordInput = {
    * resource, canonical JSON): encrypted and signed with the record, returned on read.
    */
   extra?: string | null;
+  /** Why: an HL7 PurposeOfUse code, checked by the caller; absent or null when not given. */
+  purpose?: string | null;
 };
 
 export type CheckpointSummary = {
@@ -140,6 +142,9 @@ function sealRecord(
     ctx.keys.signing.keyId,
     Buffer.alloc(0),
     input.extra == null ? null : seal("extra", input.extra),
+    // Only with a purpose (encoding version 3): a record without one keeps the older encoding.
+    input.purpose ? blindIndex(blindIndexKey, "purpose", input.purpose) : null,
+    input.purpose ? seal("purpose", input.purpose) : null,
   ];
   return unsigned;
 }

@@ -24,6 +24,8 @@ export const RECORD_COLUMNS = [
   "key_id",
   "signature",
   "extra_enc",
+  "purpose_index",
+  "purpose_enc",
 ] as const;
 
 /** A stored record as raw column values, in RECORD_COLUMNS order. */
@@ -48,6 +50,9 @@ export type RawRecord = [
   signature: Buffer,
   /** What the source sent beyond the columns (a FHIR resource), sealed; null before version 2. */
   extraEnc: Buffer | null,
+  /** The purpose of use's blind index and ciphertext; null before version 3. */
+  purposeIndex: Buffer | null,
+  purposeEnc: Buffer | null,
 ];
 
 /** Where each column is in a RawRecord: `row[COL.signature]`, never `row[COL.signature]`. */
@@ -71,16 +76,23 @@ export const COL = {
   keyId: 16,
   signature: 17,
   extraEnc: 18,
+  purposeIndex: 19,
+  purposeEnc: 20,
 } as const satisfies Record<string, number>;
 
 /**
- * The encoding version of a record: 1 without `extra_enc`, 2 with it (version 2 appends it). A
- * version-2 row whose extra is removed, or a version-1 row given one, no longer matches its
- * signature.
+ * The encoding version of a record: 3 with a purpose of use (either of its columns set), else 1
+ * without `extra_enc` and 2 with it. Version 2 appends `extra_enc`; version 3 appends
+ * `extra_enc` (or null), `purpose_index` and `purpose_enc`. A row whose added columns are
+ * removed, or an older row given them, no longer matches its signature.
  */
-const versionOf = (row: RawRecord) => (row[COL.extraEnc] === null ? 1 : 2);
-const extraOf = (row: RawRecord): Field[] =>
-  row[COL.extraEnc] === null ? [] : [row[COL.extraEnc]];
+const hasPurpose = (row: RawRecord) =>
+  row[COL.purposeIndex] !== null || row[COL.purposeEnc] !== null;
+const versionOf = (row: RawRecord) => (hasPurpose(row) ? 3 : row[COL.extraEnc] === null ? 1 : 2);
+function addedFields(row: RawRecord): Field[] {
+  if (hasPurpose(row)) return [row[COL.extraEnc], row[COL.purposeIndex], row[COL.purposeEnc]];
+  return row[COL.extraEnc] === null ? [] : [row[COL.extraEnc]];
+}
 
 /** The bytes a record's signature covers: every stored column but the signature, `seq` as given. */
 export function recordSigningInput(row: RawRecord, seq: number = row[COL.seq]): Buffer {
@@ -89,7 +101,7 @@ export function recordSigningInput(row: RawRecord, seq: number = row[COL.seq]): 
     versionOf(row),
     seq,
     ...row.slice(1, 17),
-    ...extraOf(row),
+    ...addedFields(row),
   ]);
 }
 
@@ -100,7 +112,13 @@ export function recordLeafInput(row: RawRecord): Buffer {
 
 function recordFields(row: RawRecord, prefix: number): Buffer {
   return encodeFields(
-    ["ehr-audit-record", versionOf(row), ...row.slice(0, 17), ...extraOf(row), row[COL.signature]],
+    [
+      "ehr-audit-record",
+      versionOf(row),
+      ...row.slice(0, 17),
+      ...addedFields(row),
+      row[COL.signature],
+    ],
     prefix,
   );
 }
@@ -206,7 +224,7 @@ export function normalizeRecord(values: readonly unknown[]): RawRecord {
   return values.map((value, i) => {
     if (INTEGER_COLUMNS.has(i))
       return Number.isSafeInteger(value) && (value as number) >= 0 ? value : 0;
-    if ((i === 2 || i === 18) && value === null) return null;
+    if ((i === COL.prevLogId || i >= COL.extraEnc) && value === null) return null;
     if (TEXT_COLUMNS.has(i)) return asText(value);
     if (Buffer.isBuffer(value)) return value;
     return Buffer.from(asText(value), "utf8");
@@ -220,6 +238,10 @@ const sqlBytes = (tag: string, expr: string) =>
   `x'${tag}' || unhex(printf('%08X', length(CAST(${expr} AS BLOB)))) || CAST(${expr} AS BLOB)`;
 const sqlText = (expr: string) => sqlBytes("73", expr);
 const sqlUint = (expr: string) => `x'75' || unhex(printf('%016X', ${expr}))`;
+const SQL_HAS_PURPOSE = "(purpose_index IS NOT NULL OR purpose_enc IS NOT NULL)";
+/** A column added by version 3: bytes, or null in a version-3 row; absent from older rows. */
+const sqlAdded = (c: string) =>
+  `CASE WHEN NOT ${SQL_HAS_PURPOSE} THEN x'' WHEN ${c} IS NULL THEN x'6e' ELSE ${sqlBytes("62", c)} END`;
 const SQL_ENCODERS: Partial<Record<(typeof RECORD_COLUMNS)[number], (c: string) => string>> = {
   seq: sqlUint,
   log_id: sqlText,
@@ -228,13 +250,23 @@ const SQL_ENCODERS: Partial<Record<(typeof RECORD_COLUMNS)[number], (c: string) 
   recorded_at: sqlUint,
   source_id: sqlText,
   key_id: sqlText,
-  extra_enc: (c) => `CASE WHEN ${c} IS NULL THEN x'' ELSE ${sqlBytes("62", c)} END`,
+  extra_enc: (c) =>
+    `CASE WHEN ${c} IS NOT NULL THEN ${sqlBytes("62", c)} WHEN ${SQL_HAS_PURPOSE} THEN x'6e' ELSE x'' END`,
+  purpose_index: sqlAdded,
+  purpose_enc: sqlAdded,
 };
 
-const LEAF_ORDER = [...RECORD_COLUMNS.slice(0, 17), "extra_enc", "signature"] as const;
+const LEAF_ORDER = [
+  ...RECORD_COLUMNS.slice(0, 17),
+  "extra_enc",
+  "purpose_index",
+  "purpose_enc",
+  "signature",
+] as const;
+const SQL_VERSION = `CASE WHEN ${SQL_HAS_PURPOSE} THEN 3 WHEN extra_enc IS NULL THEN 1 ELSE 2 END`;
 
 /** SQL for 0x00 ‖ leaf input of a record, as one blob (see recordLeafHash). */
-export const SQL_LEAF_WITH_PREFIX = `CAST(x'00' || ${sqlText("'ehr-audit-record'")} || ${sqlUint("CASE WHEN extra_enc IS NULL THEN 1 ELSE 2 END")} || ${LEAF_ORDER.map(
+export const SQL_LEAF_WITH_PREFIX = `CAST(x'00' || ${sqlText("'ehr-audit-record'")} || ${sqlUint(SQL_VERSION)} || ${LEAF_ORDER.map(
   (c) => (SQL_ENCODERS[c] ?? ((e: string) => sqlBytes("62", e)))(c),
 ).join(" || ")} AS BLOB)`;
 
@@ -261,6 +293,8 @@ const STORED_TYPES: Record<(typeof RECORD_COLUMNS)[number], string[]> = {
   key_id: ["text"],
   signature: ["blob"],
   extra_enc: ["blob", "null"],
+  purpose_index: ["blob", "null"],
+  purpose_enc: ["blob", "null"],
 };
 
 /** SQL that is 1 when every column of a record is stored as its declared type, else 0. */

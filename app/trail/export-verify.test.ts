@@ -47,6 +47,7 @@ function input(i: number): RecordInput {
     occurredAt: Date.UTC(2026, 9, 10, 8) + i * 3_600_000,
     notes: i < TRICKY_NOTES.length ? TRICKY_NOTES[i]! : `ordinary note ${i}`,
     sourceId: "test-ehr",
+    purpose: [null, "TREAT", "BTG"][i % 3],
   };
 }
 
@@ -225,8 +226,10 @@ describe("a CSV export", () => {
         notes: defused(r.notes),
         source_id: r.sourceId,
         key_id: r.keyId,
+        purpose_of_use: r.purpose ?? "",
       })),
     );
+    expect(new Set(rows.map((r) => r.purpose_of_use))).toEqual(new Set(["", "TREAT", "BTG"]));
     expect(rows.map((r) => Number(r.seq))).toEqual(
       Array.from({ length: RECORDS }, (_, i) => RECORDS - i),
     );
@@ -357,6 +360,7 @@ describe("a FHIR export", () => {
             occurredAt: Date.parse(r.occurredAt),
             notes: r.notes,
             extra: expect.any(String),
+            ...(r.purpose ? { purpose: r.purpose } : {}),
           },
         ],
       });

@@ -322,7 +322,8 @@ describe("viewTrail", () => {
       .prepare(
         `INSERT INTO audit_records SELECT 9, 'forged-log-id', log_id, patient_index, actor_index,
            action_index, table_index, patient_id_enc, actor_id_enc, actor_name_enc, action_enc,
-           table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, signature, extra_enc
+           table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, signature, extra_enc,
+           purpose_index, purpose_enc
          FROM audit_records WHERE seq = 8`,
       )
       .run();

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { RecordInput } from "./append.server";
 import { ACTIONS } from "./actions";
+import { isPurposeCode, UNKNOWN_PURPOSE_ERROR } from "../fhir/purpose-of-use";
 
 export const MAX_BATCH = 1000;
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -39,6 +40,8 @@ export const eventSchema = z
       .refine((v) => !isInFuture(Date.parse(v)), { error: FUTURE_ERROR })
       .refine((v) => !isBeforeEpoch(Date.parse(v)), { error: BEFORE_EPOCH_ERROR }),
     notes: z.string().max(4000).default(""),
+    /** Why the record was accessed: an HL7 PurposeOfUse code (TREAT, ETREAT, HPAYMT, ...). */
+    purpose_of_use: z.string().refine(isPurposeCode, { error: UNKNOWN_PURPOSE_ERROR }).nullish(),
   })
   .strict();
 
@@ -75,5 +78,6 @@ export function toRecordInput(event: Event, sourceId: string): RecordInput {
     occurredAt: Date.parse(event.occurred_at),
     notes: event.notes,
     sourceId,
+    purpose: event.purpose_of_use ?? null,
   };
 }

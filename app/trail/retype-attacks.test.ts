@@ -54,6 +54,20 @@ test.each([
   warn.mockRestore();
 });
 
+test("a purpose's blind index stored as text, which hides an emergency from the dashboard, is caught", async () => {
+  const { ctx } = await trail();
+  const { logId } = (await appendRecords(ctx, [{ ...sampleRecord(9), purpose: "BTG" }]))
+    .records[0]!;
+  intrude(ctx, (db) =>
+    db
+      .prepare("UPDATE audit_records SET purpose_index = CAST(purpose_index AS TEXT) WHERE seq = 9")
+      .run(),
+  );
+  expect(offline(ctx)).toEqual([
+    { kind: "modified", target: "record", seq: 9, logId, detail: expect.any(String) },
+  ]);
+});
+
 test("a trigger planted in the file is a finding", async () => {
   const { ctx } = await trail();
   intrude(ctx, (db) =>

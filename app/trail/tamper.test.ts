@@ -103,7 +103,8 @@ describe("each tamper made through a second connection is caught and named", () 
         .prepare(
           `INSERT INTO audit_records SELECT 11, 'forged-log-id', log_id, patient_index, actor_index,
              action_index, table_index, patient_id_enc, actor_id_enc, actor_name_enc, action_enc,
-             table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, randomblob(384), extra_enc
+             table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, randomblob(384), extra_enc,
+             purpose_index, purpose_enc
            FROM audit_records WHERE seq = 10`,
         )
         .run(),
@@ -118,7 +119,7 @@ describe("each tamper made through a second connection is caught and named", () 
     intrude(ctx, (db) => {
       db.exec("DROP INDEX audit_records_log_id");
       db.prepare(
-        "INSERT INTO audit_records SELECT 11, log_id, prev_log_id, patient_index, actor_index, action_index, table_index, patient_id_enc, actor_id_enc, actor_name_enc, action_enc, table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, signature, extra_enc FROM audit_records WHERE seq = 3",
+        "INSERT INTO audit_records SELECT 11, log_id, prev_log_id, patient_index, actor_index, action_index, table_index, patient_id_enc, actor_id_enc, actor_name_enc, action_enc, table_affected_enc, notes_enc, occurred_at, recorded_at, source_id, key_id, signature, extra_enc, purpose_index, purpose_enc FROM audit_records WHERE seq = 3",
       ).run();
     });
     const findings = summary(offline(ctx).findings);
