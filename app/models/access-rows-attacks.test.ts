@@ -27,7 +27,7 @@ const account = (role: User["role"], patientId: string | null) =>
     username: `${role}-${Math.random().toString(36).slice(2)}`,
     role,
     patientId,
-    passwordHash: "$argon2id$not-used-here",
+    credential: { scheme: "argon2", hash: "$argon2id$not-used-here" },
   });
 
 /** Logs `user` in and returns the request a browser would send next with its cookie. */

@@ -113,3 +113,13 @@ export async function recordLoginSuccess(ctx: AppContext, attempt: LoginAttempt)
     limiters.username.reward(keys.username, ownAttempts),
   ]);
 }
+
+/** What a refused login attempt is told. */
+export function tooManyAttemptsMessage(retryAfterSeconds: number): string {
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  const wait =
+    minutes > 90
+      ? `${Math.ceil(minutes / 60)} hours`
+      : `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  return `Too many failed attempts. Try again in ${wait}.`;
+}
