@@ -6,7 +6,7 @@ import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { intrude, seedTrail } from "../../tests/trail";
 import { requireUser, startSession } from "../auth.server";
 import { sha256 } from "../crypto/hashing.server";
-import { registerUser } from "../services/registration.server";
+import { registerWithPassword as registerUser } from "../services/enrol-with-password.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import { createInvitation } from "./invitation.server";
 import { addSource, authenticateSource, revokeSource } from "./source.server";
