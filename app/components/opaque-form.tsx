@@ -2,37 +2,46 @@ import type { ReactNode } from "react";
 
 // The login and registration forms run OPAQUE (RFC 9807) in the browser (decision record 017): as
 // an island, like the history check (015), since the page is not hydrated. This module's own code,
-// loaded by the page's module scripts, takes over the form's submit before anything can be sent;
+// loaded by the page's module scripts, takes over the form's submit before anything is sent;
 // the OPAQUE client (WebAssembly) is fetched on demand, then the form carries the protocol's
 // messages. The password inputs have no name, so no form submission ever carries a password.
 
 export type OpaqueFormKind = "login" | "register";
 
-const taken = new WeakSet<HTMLFormElement>();
+let client: Promise<typeof import("~/auth/opaque-browser")> | undefined;
+const loadClient = () => (client ??= import("~/auth/opaque-browser"));
 
-function takeOver(form: HTMLFormElement): void {
-  if (taken.has(form)) return;
-  taken.add(form);
-  const client = import("~/auth/opaque-browser");
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    event.stopImmediatePropagation();
-    void client.then(({ submitOpaqueForm }) => submitOpaqueForm(form));
-  });
-  // Tests and assistive tools can tell when the page is ready to log in.
-  void client.then(
-    ({ prepare }) => prepare().then(() => form.setAttribute("data-opaque-ready", "")),
+function isOpaqueForm(target: EventTarget | null): target is HTMLFormElement {
+  return target instanceof HTMLFormElement && target.dataset.opaque !== undefined;
+}
+
+// On the window, in the capture phase: the first listener of all. React, waiting for a
+// hydration that does not come, stops submit events at the document before the form sees them.
+function takeOverSubmit(event: SubmitEvent): void {
+  const form = event.target;
+  if (!isOpaqueForm(form)) return;
+  event.preventDefault();
+  event.stopImmediatePropagation();
+  void loadClient().then(({ submitOpaqueForm }) => submitOpaqueForm(form));
+}
+
+/** Loads the OPAQUE client; the form then says it is ready, for tests and assistive tools. */
+function prepareForms(): void {
+  const forms = document.querySelectorAll<HTMLFormElement>("form[data-opaque]");
+  if (forms.length === 0) return;
+  void loadClient().then(
+    ({ prepare }) =>
+      prepare().then(() => forms.forEach((form) => form.setAttribute("data-opaque-ready", ""))),
     () => undefined,
   );
 }
 
-if (typeof document !== "undefined") {
-  const takeOverAll = () =>
-    document.querySelectorAll<HTMLFormElement>("form[data-opaque]").forEach(takeOver);
+if (typeof window !== "undefined") {
+  window.addEventListener("submit", takeOverSubmit, { capture: true });
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", takeOverAll, { once: true });
+    document.addEventListener("DOMContentLoaded", prepareForms, { once: true });
   } else {
-    takeOverAll();
+    prepareForms();
   }
 }
 
