@@ -11,6 +11,7 @@ import { hashPassword } from "../crypto/password.server";
 import { createInvitation } from "../models/invitation.server";
 import { findUserForLogin, getUserById, insertUser } from "../models/user.server";
 import { ensureTrailIntact } from "../trail/guard.server";
+import { DEMO_LOGINS, seedDemoUsers } from "./demo.server";
 import { registerWithPassword } from "./enrol-with-password.server";
 import { PENDING_MS } from "./pending-logins.server";
 
@@ -188,4 +189,13 @@ test("a registration record edited in the database file logs nobody in and is na
   expect(result.error).toContain("Data integrity compromised");
   const [mail] = await mailbox.received();
   expect(`${mail!.subject}\n${mail!.text}`).toContain(`user ${olive.id}`);
+});
+
+test("the demo's accounts are OPAQUE accounts that log in with their printed passwords", async () => {
+  expect(await seedDemoUsers(ctx)).toBe(DEMO_LOGINS.length);
+  for (const demo of DEMO_LOGINS) {
+    expect(storedCredential(demo.username).scheme).toBe("opaque");
+    const result = await login(demo.username, demo.password, demo.role === "auditor");
+    expect(result.status, demo.username).toBe(302);
+  }
 });
