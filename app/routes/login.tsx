@@ -1,7 +1,6 @@
 import {
   data,
   type ActionFunctionArgs,
-  type HeadersFunction,
   type LoaderFunctionArgs,
   type MetaFunction,
 } from "@remix-run/node";
@@ -20,14 +19,6 @@ import { OpaqueForm } from "~/components/opaque-form";
 import { recordLoginSuccess } from "~/services/throttle.server";
 
 export const meta: MetaFunction = () => [{ title: "Log in · EHR Audit Trail" }];
-
-// A full-page POST takes its headers from here, not from the action: keep a refusal's Retry-After.
-export const headers: HeadersFunction = ({ actionHeaders, parentHeaders }) => {
-  const headers = new Headers(parentHeaders);
-  const retryAfter = actionHeaders.get("Retry-After");
-  if (retryAfter) headers.set("Retry-After", retryAfter);
-  return headers;
-};
 
 const NEEDS_SCRIPT =
   "Logging in needs JavaScript: your password is checked in your browser and never sent.";
