@@ -114,7 +114,7 @@ export async function register(
   await page.getByLabel("Username").fill(account.username);
   await page.getByLabel("Password", { exact: true }).fill(account.password);
   await page.getByLabel("Confirm password").fill(account.password);
-  await page.getByRole("button", { name: "Create account" }).click();
+  await submitThroughScript(page, "Create account");
   return account;
 }
 
@@ -154,7 +154,22 @@ export async function login(
   await page.getByLabel("Username").fill(account.username);
   await page.getByLabel("Password").fill(account.password);
   if (auditCompany) await page.getByLabel("Audit company login").check();
-  await page.getByRole("button", { name: "Log in" }).click();
+  await submitThroughScript(page, "Log in");
+}
+
+/**
+ * Clicks the form's button and waits until the page's OPAQUE exchange has ended in the form's
+ * POST and the page it leads to has loaded, or in a refusal the script shows (a throttled start).
+ */
+async function submitThroughScript(page: Page, button: string): Promise<void> {
+  const navigated = page.waitForEvent("framenavigated", {
+    predicate: (frame) => frame === page.mainFrame(),
+  });
+  const refused = page.getByRole("alert").waitFor();
+  await page.getByRole("button", { name: button }).click();
+  await Promise.race([navigated.then(() => page.waitForLoadState("load")), refused]);
+  navigated.catch(() => undefined);
+  refused.catch(() => undefined);
 }
 
 /** Registers a patient with a fresh code and returns the account. */
