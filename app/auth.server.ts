@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { createSessionStorage, data, redirect, type SessionStorage } from "@remix-run/node";
 import { Authenticator } from "remix-auth";
-import { FormStrategy } from "remix-auth-form";
+import { OpaqueStrategy } from "./auth/opaque-strategy.server";
 import type { AppContext } from "./context.server";
 import { DecryptionError } from "./crypto/fields.server";
-import { burnPasswordCheck, verifyPassword } from "./crypto/password.server";
+import { finishLogin, finishUpgrade } from "./services/opaque-login.server";
 import { ensureTrailIntact } from "./trail/guard.server";
 import {
   createSessionRow,
@@ -12,13 +12,7 @@ import {
   readSessionRow,
   refreshSessionRow,
 } from "./models/session.server";
-import {
-  findUserForLogin,
-  getUserById,
-  UserRowTampered,
-  type Role,
-  type User,
-} from "./models/user.server";
+import { getUserById, UserRowTampered, type User } from "./models/user.server";
 import type { Finding } from "./trail/findings";
 
 export const WRONG_LOGIN = "Username-password combination is wrong for your user type";
@@ -28,8 +22,15 @@ type SessionData = { userId: string };
 export const INTEGRITY_COMPROMISED = "Data integrity compromised";
 
 export class LoginFailed extends Error {
-  /** The account the attempt named, when there is one: the failure is recorded against it. */
-  constructor(public readonly account: User | null) {
+  /**
+   * The account the attempt named, when there is one: the failure is recorded against it. A
+   * finish that names no login started here (replayed, expired, made up) is refused unrecorded:
+   * only a started login was counted by the throttle.
+   */
+  constructor(
+    public readonly account: User | null,
+    public readonly started = true,
+  ) {
     super(WRONG_LOGIN);
     this.name = "LoginFailed";
   }
@@ -51,14 +52,20 @@ export class SessionCompromised extends Error {
   }
 }
 
-function guarded<T>(userId: string, read: () => T): T {
+/** An account row that failed its check, as AccountCompromised; null for any other error. */
+export function accountCompromisedBy(error: unknown, userId: string): AccountCompromised | null {
+  if (error instanceof AccountCompromised) return error;
+  if (error instanceof UserRowTampered) return new AccountCompromised(error.userId);
+  if (error instanceof DecryptionError) return new AccountCompromised(userId);
+  return null;
+}
+
+/** Runs `read`, turning an account row that fails its check into AccountCompromised. */
+export function guarded<T>(userId: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    if (error instanceof DecryptionError || error instanceof UserRowTampered) {
-      throw new AccountCompromised(userId);
-    }
-    throw error;
+    throw accountCompromisedBy(error, userId) ?? error;
   }
 }
 
@@ -105,20 +112,17 @@ function createAuth(ctx: AppContext): Auth {
 
   const authenticator = new Authenticator<User>();
   authenticator.use(
-    new FormStrategy(async ({ form }) => {
-      const username = String(form.get("username") ?? "");
-      const password = String(form.get("password") ?? "");
-      const role: Role = form.get("auditCompany") ? "auditor" : "patient";
-      const found = guarded("unknown", () => findUserForLogin(ctx, username));
-      if (!found) {
-        await burnPasswordCheck(password);
-        throw new LoginFailed(null);
-      }
-      const passwordOk = await verifyPassword(found.passwordHash, password);
-      if (!passwordOk || found.user.role !== role) throw new LoginFailed(found.user);
-      return found.user;
+    new OpaqueStrategy<User>(async (finish) => {
+      // The account and the user type were fixed by the login's first message, kept on the server.
+      const outcome = guarded("unknown", () =>
+        finish.kind === "login"
+          ? finishLogin(ctx, finish.loginId, finish.finishLoginRequest)
+          : finishUpgrade(ctx, finish.upgradeId, finish.registrationRecord),
+      );
+      if (!outcome.ok) throw new LoginFailed(outcome.user, outcome.started);
+      return outcome.user;
     }),
-    "form",
+    "opaque",
   );
   return { storage, authenticator };
 }

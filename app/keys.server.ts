@@ -10,6 +10,7 @@ import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { sha256 } from "./crypto/hashing.server";
+import { createOpaqueSetup, opaquePublicKey } from "./crypto/opaque.server";
 import { SIG_ED25519 } from "./crypto/note";
 
 export type Keys = {
@@ -23,6 +24,8 @@ export type Keys = {
   sessionMacKey: Buffer;
   /** The Ed25519 key that signs the C2SP checkpoint notes; its name is the trail's origin. */
   note: NoteKey;
+  /** The OPAQUE server setup (OPRF seed and static key pair) that every login record depends on. */
+  opaqueSetup: string;
 };
 
 /** The note key as note.ts reads it (`signerKey`), and the parts its verifier key is made of. */
@@ -38,6 +41,9 @@ export const KEY_FILES = {
 
 /** Kept apart from KEY_FILES: it alone may be created beside existing keys (loadOrCreateKeys). */
 export const NOTE_KEY_FILE = "note-ed25519.key";
+
+/** Created beside older keys too, as the note key is; see loadOrCreateKeys and decision record 017. */
+export const OPAQUE_SETUP_FILE = "opaque-server-setup.key";
 
 /** Older public keys kept for verification after a rotation live here, one PEM per file. */
 export const RETIRED_KEYS_DIR = "retired";
@@ -160,6 +166,16 @@ function readNoteKey(dir: string, origin: string): NoteKey {
   return { signerKey, name, keyId: noteKeyIdOf(name, publicKey), publicKey };
 }
 
+function readOpaqueSetup(dir: string): string {
+  const setup = readKeyFile(dir, OPAQUE_SETUP_FILE).toString("utf8").trim();
+  if (opaquePublicKey(setup) === null) {
+    throw new KeyError(
+      `Key file ${path.join(dir, OPAQUE_SETUP_FILE)} is corrupt: not an OPAQUE server setup`,
+    );
+  }
+  return setup;
+}
+
 /** Loads the public keys a verifier trusts: the current one and those in `retired/`. */
 export function loadTrustedPublicKeys(dir: string): Map<string, KeyObject> {
   const keys = new Map<string, KeyObject>();
@@ -214,6 +230,13 @@ export function loadOrCreateKeys(
   // refuses notes signed by another.
   if (!fs.existsSync(path.join(dir, NOTE_KEY_FILE))) generateNoteKey(dir, origin);
 
+  // A key folder older than OPAQUE logins gets a setup: no account holds an OPAQUE record yet, and
+  // every account moves to one at its next login (decision record 017). Once made it is never
+  // replaced: a new setup would make every OPAQUE record useless.
+  if (!fs.existsSync(path.join(dir, OPAQUE_SETUP_FILE))) {
+    writeSecret(dir, OPAQUE_SETUP_FILE, `${createOpaqueSetup()}\n`);
+  }
+
   const privatePath = path.join(dir, KEY_FILES.signingPrivate);
   let privateKey: KeyObject;
   try {
@@ -247,6 +270,7 @@ export function loadOrCreateKeys(
         hkdfSync("sha256", sessionSecret, "", "ehr-audit-session-rows", 32),
       ),
       note: readNoteKey(dir, origin),
+      opaqueSetup: readOpaqueSetup(dir),
     },
   };
 }

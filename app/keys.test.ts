@@ -15,6 +15,7 @@ import {
   KEY_FILES,
   KeyError,
   NOTE_KEY_FILE,
+  OPAQUE_SETUP_FILE,
   RETIRED_KEYS_DIR,
   keyIdOf,
   loadOrCreateKeys,
@@ -116,7 +117,9 @@ describe("loadOrCreateKeys: creating a new key set", () => {
 
   it("reports that it created the keys and writes every file", () => {
     expect(result.created).toBe(true);
-    expect(fs.readdirSync(dir).sort()).toEqual([...Object.values(KEY_FILES), NOTE_KEY_FILE].sort());
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      [...Object.values(KEY_FILES), NOTE_KEY_FILE, OPAQUE_SETUP_FILE].sort(),
+    );
   });
 
   it("makes the secret files readable by the owner only", () => {
@@ -226,7 +229,7 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
     const error = keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(error.message).toContain(KEY_FILES.field);
     expect(error.message).toContain(KEY_FILES.session);
-    expect(fs.readdirSync(dir).length).toBe(4);
+    expect(fs.readdirSync(dir).length).toBe(5);
   });
 
   it("refuses a corrupt private key", () => {
@@ -314,6 +317,30 @@ describe("loadOrCreateKeys: loading an existing key set", () => {
     const before = snapshot(dir);
     keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN));
     expect(snapshot(dir)).toEqual(before);
+  });
+});
+
+describe("the OPAQUE server setup", () => {
+  it("is created alone for a key folder that predates it, and kept from then on", () => {
+    const dir = copyOfTemplate();
+    fs.rmSync(path.join(dir, OPAQUE_SETUP_FILE));
+    const before = snapshot(dir);
+    const { created, keys } = loadOrCreateKeys(dir, ORIGIN);
+    expect(created).toBe(false);
+    expect(keys.opaqueSetup).not.toBe(templateKeys.opaqueSetup);
+    const after = snapshot(dir);
+    after.delete(OPAQUE_SETUP_FILE);
+    expect(after).toEqual(before);
+    expect(fs.statSync(path.join(dir, OPAQUE_SETUP_FILE)).mode & 0o777).toBe(0o600);
+    expect(loadOrCreateKeys(dir, ORIGIN).keys.opaqueSetup).toBe(keys.opaqueSetup);
+  });
+
+  it("refuses a corrupt setup instead of replacing it", () => {
+    const dir = copyOfTemplate();
+    const file = path.join(dir, OPAQUE_SETUP_FILE);
+    fs.writeFileSync(file, "not-a-setup\n");
+    expect(keyErrorOf(() => loadOrCreateKeys(dir, ORIGIN)).message).toContain(OPAQUE_SETUP_FILE);
+    expect(fs.readFileSync(file, "utf8")).toBe("not-a-setup\n");
   });
 });
 

@@ -1,11 +1,12 @@
-// Real HTTP against a real server: a server process per trail, logins through POST /login, and
+// Real HTTP against a real server: a server process per trail, OPAQUE logins as the browser runs them, and
 // autocannon for load.
 import { fork } from "node:child_process";
 import path from "node:path";
 import autocannon, { type Options, type Result } from "autocannon";
 import { createInvitation } from "../app/models/invitation.server";
-import { registerUser } from "../app/services/registration.server";
+import { registerWithPassword } from "../app/services/enrol-with-password.server";
 import type { AppContext } from "../app/context.server";
+import { httpTransport, opaqueLogin } from "../tests/opaque-client";
 import { PATIENTS, patientId, ROOT, trailEnv } from "./trail";
 
 export type BenchServer = { url: string; stop: () => Promise<void> };
@@ -47,7 +48,7 @@ const password = (n: number) => `bench-password-${n}-long-enough`;
 export async function createPatients(ctx: AppContext): Promise<void> {
   for (let n = 0; n < PATIENTS; n++) {
     const invitation = createInvitation(ctx, { role: "patient", patientId: patientId(n) });
-    const result = await registerUser(ctx, {
+    const result = await registerWithPassword(ctx, {
       name: `Bench Patient ${n}`,
       username: username(n),
       password: password(n),
@@ -59,17 +60,16 @@ export async function createPatients(ctx: AppContext): Promise<void> {
   }
 }
 
-/** Logs patient `n` in as a browser would; returns the session cookie. */
+/** Logs patient `n` in as the login page's script would (OPAQUE); returns the session cookie. */
 export async function login(url: string, n: number): Promise<string> {
-  const response = await fetch(`${url}/login`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { Origin: url, "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ username: username(n), password: password(n) }).toString(),
+  const attempt = await opaqueLogin(httpTransport(url), {
+    username: username(n),
+    password: password(n),
   });
-  const cookie = response.headers.get("set-cookie")?.split(";")[0];
-  if (response.status !== 302 || !cookie?.startsWith("__session=")) {
-    throw new Error(`login of ${username(n)} answered ${response.status}`);
+  const response = attempt.step === "finish" ? attempt.result : null;
+  const cookie = response?.headers.get("set-cookie")?.split(";")[0];
+  if (response?.status !== 302 || !cookie?.startsWith("__session=")) {
+    throw new Error(`login of ${username(n)} failed at its ${attempt.step} step`);
   }
   return cookie;
 }

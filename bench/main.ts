@@ -9,6 +9,7 @@ import { BUILD_ENTRY } from "../server/http";
 import { createPatients, startBenchServer, type BenchServer } from "./http";
 import { apiIngest, batchBodies, cliImport, loginUnderIngest } from "./ingest";
 import { aggregateRows } from "./aggregates";
+import { createLegacyAccounts, opaqueAgainstArgon2 } from "./opaque";
 import { appendToQuorum } from "./quorum";
 import { rawSignsPerSecond } from "./signing";
 import { build, context, fmt, log, ROOT, WORK } from "./trail";
@@ -88,6 +89,7 @@ async function main() {
     log("creating accounts and a source");
     await createPatients(big);
     await createPatients(small);
+    await createLegacyAccounts(small, LATENCY_RUNS);
     const { token } = addSource(big, "bench-api");
 
     log("verifying");
@@ -128,6 +130,8 @@ async function main() {
     );
 
     const aggregates = await aggregateRows();
+    log("OPAQUE login against the argon2 login");
+    const logins = await withServer("small", (s) => opaqueAgainstArgon2(s.url, LATENCY_RUNS));
 
     const { sessions, latency, smallLatency, api, apiSigns, login } = served;
     const rawSigns = (signs: number) =>
@@ -204,6 +208,13 @@ async function main() {
         baseline: `${fmt(smallLatency.afterWrite, 1)} ms ${at(SMALL)}`,
         ratio: latency.afterWrite / smallLatency.afterWrite,
         goal: "≤ 1.5",
+      },
+      {
+        figure: "OPAQUE login over HTTP (median, one at a time, with the client's key stretching)",
+        measured: `${fmt(logins.opaque, 1)} ms`,
+        baseline: `${fmt(logins.argon2, 1)} ms for the argon2 login it replaces`,
+        ratio: logins.opaque / logins.argon2,
+        goal: "—",
       },
       {
         figure: "append → quorum cosignature (2 of 2 local witnesses)",

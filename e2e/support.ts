@@ -3,7 +3,10 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, type APIRequestContext, type Page } from "@playwright/test";
-import { E2E_ENV, type ServerEnv } from "./env";
+import { opaqueLogin } from "../tests/opaque-client";
+import { E2E_ENV, E2E_PORT, type ServerEnv } from "./env";
+
+const ORIGIN = `http://127.0.0.1:${E2E_PORT}`;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -102,6 +105,7 @@ export async function register(
     password: "a long enough test passphrase",
   };
   await page.goto("/register");
+  await opaqueReady(page);
   await page
     .getByLabel(options.role === "patient" ? "Patient" : "Audit company", { exact: true })
     .check();
@@ -110,8 +114,34 @@ export async function register(
   await page.getByLabel("Username").fill(account.username);
   await page.getByLabel("Password", { exact: true }).fill(account.password);
   await page.getByLabel("Confirm password").fill(account.password);
-  await page.getByRole("button", { name: "Create account" }).click();
+  await submitThroughScript(page, "Create account");
   return account;
+}
+
+/** Waits until the page's script has taken over its form and loaded the OPAQUE client. */
+export async function opaqueReady(page: Page): Promise<void> {
+  await page.locator("form[data-opaque-ready]").waitFor();
+}
+
+/** Logs in over HTTP as the login page's script does, with `request`'s cookies and headers. */
+export async function apiLogin(
+  request: APIRequestContext,
+  login: { username: string; password: string; auditCompany?: boolean },
+  headers: Record<string, string> = {},
+) {
+  const post = (path: string, fields: Record<string, string>) =>
+    request.post(path, { form: fields, headers: { Origin: ORIGIN, ...headers }, maxRedirects: 0 });
+  return opaqueLogin(
+    {
+      json: async (path, fields) => {
+        const response = await post(path, fields);
+        const body = (await response.json().catch(() => ({}))) as Record<string, string>;
+        return { status: response.status(), headers: new Headers(response.headers()), body };
+      },
+      finish: (fields) => post("/login", fields),
+    },
+    login,
+  );
 }
 
 export async function login(
@@ -120,10 +150,26 @@ export async function login(
   auditCompany = false,
 ) {
   await page.goto("/login");
+  await opaqueReady(page);
   await page.getByLabel("Username").fill(account.username);
   await page.getByLabel("Password").fill(account.password);
   if (auditCompany) await page.getByLabel("Audit company login").check();
-  await page.getByRole("button", { name: "Log in" }).click();
+  await submitThroughScript(page, "Log in");
+}
+
+/**
+ * Clicks the form's button and waits until the page's OPAQUE exchange has ended in the form's
+ * POST and the page it leads to has loaded, or in a refusal the script shows (a throttled start).
+ */
+async function submitThroughScript(page: Page, button: string): Promise<void> {
+  const navigated = page.waitForEvent("framenavigated", {
+    predicate: (frame) => frame === page.mainFrame(),
+  });
+  const refused = page.getByRole("alert").waitFor();
+  await page.getByRole("button", { name: button }).click();
+  await Promise.race([navigated.then(() => page.waitForLoadState("load")), refused]);
+  navigated.catch(() => undefined);
+  refused.catch(() => undefined);
 }
 
 /** Registers a patient with a fresh code and returns the account. */

@@ -19,7 +19,9 @@ export const BUILD_ENTRY = path.join(PROJECT_ROOT, "build", "index.js");
 function contentSecurityPolicy(nonce: string): string {
   return [
     "default-src 'self'",
-    `script-src 'self' 'nonce-${nonce}'`,
+    // 'wasm-unsafe-eval': the login and registration pages compile the OPAQUE client's
+    // WebAssembly (decision record 017). It allows WebAssembly only, not eval of scripts.
+    `script-src 'self' 'nonce-${nonce}' 'wasm-unsafe-eval'`,
     "style-src 'self'",
     "img-src 'self' data:",
     "connect-src 'self'",

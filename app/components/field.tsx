@@ -5,10 +5,20 @@ type FieldProps = InputHTMLAttributes<HTMLInputElement> & {
   label: string;
   error?: string;
   hint?: string;
+  /** False for a password the page's script keeps in the browser: without a name, no form sends it. */
+  sent?: boolean;
 };
 
 /** A labelled input whose error and hint are tied to it for screen readers. */
-export function Field({ name, label, error, hint, type = "text", ...input }: FieldProps) {
+export function Field({
+  name,
+  label,
+  error,
+  hint,
+  type = "text",
+  sent = true,
+  ...input
+}: FieldProps) {
   const id = `field-${name}`;
   const described = [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(" ");
   return (
@@ -21,7 +31,7 @@ export function Field({ name, label, error, hint, type = "text", ...input }: Fie
       ) : null}
       <input
         id={id}
-        name={name}
+        name={sent ? name : undefined}
         type={type}
         aria-invalid={error ? true : undefined}
         aria-describedby={described || undefined}

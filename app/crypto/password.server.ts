@@ -21,11 +21,3 @@ export async function verifyPassword(phc: string, password: string): Promise<boo
     return false;
   }
 }
-
-let dummyHash: Promise<string> | undefined;
-
-/** Spends the time of one verification, so an unknown username answers as slowly as a known one. */
-export async function burnPasswordCheck(password: string): Promise<void> {
-  dummyHash ??= hashPassword("not-a-real-password-for-timing");
-  await verifyPassword(await dummyHash, password);
-}

@@ -6,7 +6,7 @@ import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { intrude, seedTrail } from "../../tests/trail";
 import { requireUser, startSession } from "../auth.server";
 import { sha256 } from "../crypto/hashing.server";
-import { registerUser } from "../services/registration.server";
+import { registerWithPassword as registerUser } from "../services/enrol-with-password.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import { createInvitation } from "./invitation.server";
 import { addSource, authenticateSource, revokeSource } from "./source.server";
@@ -27,7 +27,7 @@ const account = (role: User["role"], patientId: string | null) =>
     username: `${role}-${Math.random().toString(36).slice(2)}`,
     role,
     patientId,
-    passwordHash: "$argon2id$not-used-here",
+    credential: { scheme: "argon2", hash: "$argon2id$not-used-here" },
   });
 
 /** Logs `user` in and returns the request a browser would send next with its cookie. */

@@ -14,7 +14,7 @@ test("a view moves a session's expiry on at most once a minute, and always when 
     username: "a-patient",
     role: "patient",
     patientId: "MRN-1",
-    passwordHash: "$argon2id$not-used-here",
+    credential: { scheme: "argon2", hash: "$argon2id$not-used-here" },
   });
   const data = (more = "") => `{"userId":"${user.id}"${more}}`;
   createSessionRow(ctx, "session-id", user.id, data(), TTL);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { users } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { decryptField, encryptField } from "../crypto/fields.server";
@@ -19,7 +19,26 @@ export type User = {
 };
 
 type UserRow = typeof users.$inferSelect;
-type NewUser = Omit<User, "id"> & { passwordHash: string };
+type NewUser = Omit<User, "id"> & { credential: Credential };
+
+/**
+ * What the sealed password column holds: an argon2id hash (accounts from before OPAQUE, until
+ * their next login) or an OPAQUE registration record. The scheme marker is inside the sealed,
+ * signed value, so it cannot be changed without failing the row's check (decision record 017).
+ */
+export type Credential = { scheme: "argon2"; hash: string } | { scheme: "opaque"; record: string };
+
+const OPAQUE_MARKER = "opaque-rfc9807:";
+
+function encodeCredential(credential: Credential): string {
+  return credential.scheme === "opaque" ? OPAQUE_MARKER + credential.record : credential.hash;
+}
+
+function decodeCredential(value: string): Credential {
+  return value.startsWith(OPAQUE_MARKER)
+    ? { scheme: "opaque", record: value.slice(OPAQUE_MARKER.length) }
+    : { scheme: "argon2", hash: value };
+}
 
 export const ROLE_LABELS: Record<Role, string> = {
   patient: "Patient",
@@ -96,7 +115,7 @@ export function insertUser(ctx: AppContext, user: NewUser): User {
     usernameIndex: usernameIndex(ctx, user.username),
     nameEnc: seal(ctx, id, "name", user.name),
     usernameEnc: seal(ctx, id, "username", user.username),
-    passwordEnc: seal(ctx, id, "password", user.passwordHash),
+    passwordEnc: seal(ctx, id, "password", encodeCredential(user.credential)),
     roleEnc: seal(ctx, id, "role", user.role),
     patientIdEnc: seal(ctx, id, "patient_id", user.patientId ?? ""),
     createdAt: now,
@@ -130,11 +149,11 @@ export function getUserById(ctx: AppContext, id: string): User | null {
   return row ? toUser(ctx, row) : null;
 }
 
-/** The user and their password hash, for checking a login. */
+/** The user and their credential, for checking a login. */
 export function findUserForLogin(
   ctx: AppContext,
   username: string,
-): { user: User; passwordHash: string } | null {
+): { user: User; credential: Credential } | null {
   const row = ctx.conn.db
     .select()
     .from(users)
@@ -143,6 +162,31 @@ export function findUserForLogin(
   if (!row) return null;
   return {
     user: toUser(ctx, row),
-    passwordHash: open(ctx, row, "password", row.passwordEnc),
+    credential: decodeCredential(open(ctx, row, "password", row.passwordEnc)),
   };
+}
+
+/**
+ * Replaces an account's credential and signs the row again. Throws UserRowTampered when the row
+ * fails its check; false when it changed between the read and the write.
+ */
+export function replaceCredential(
+  ctx: AppContext,
+  userId: string,
+  credential: Credential,
+): boolean {
+  const row = ctx.conn.db.select().from(users).where(eq(users.id, userId)).get();
+  if (!row) return false;
+  toUser(ctx, row);
+  const sealed = {
+    ...row,
+    passwordEnc: seal(ctx, row.id, "password", encodeCredential(credential)),
+    updatedAt: ctx.now(),
+  };
+  const result = ctx.conn.db
+    .update(users)
+    .set({ ...sealed, ...signRow(ctx.keys, "users", signedValues(sealed)) })
+    .where(and(eq(users.id, row.id), eq(users.signature, row.signature)))
+    .run();
+  return result.changes === 1;
 }

@@ -1,11 +1,10 @@
 import {
   data,
   type ActionFunctionArgs,
-  type HeadersFunction,
   type LoaderFunctionArgs,
   type MetaFunction,
 } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Link, useActionData, useLoaderData } from "@remix-run/react";
 import {
   AccountCompromised,
   getAuth,
@@ -16,17 +15,13 @@ import {
 } from "~/auth.server";
 import { auditFailedLogin, auditLogin } from "~/services/trail-view.server";
 import { Field } from "~/components/field";
-import { admitLoginAttempt, recordLoginSuccess } from "~/services/throttle.server";
+import { OpaqueForm } from "~/components/opaque-form";
+import { recordLoginSuccess } from "~/services/throttle.server";
 
 export const meta: MetaFunction = () => [{ title: "Log in · EHR Audit Trail" }];
 
-// A full-page POST takes its headers from here, not from the action: keep a refusal's Retry-After.
-export const headers: HeadersFunction = ({ actionHeaders, parentHeaders }) => {
-  const headers = new Headers(parentHeaders);
-  const retryAfter = actionHeaders.get("Retry-After");
-  if (retryAfter) headers.set("Retry-After", retryAfter);
-  return headers;
-};
+const NEEDS_SCRIPT =
+  "Logging in needs JavaScript: your password is checked in your browser and never sent.";
 
 export function loader({ request }: LoaderFunctionArgs) {
   const registered = new URL(request.url).searchParams.get("registered") === "1";
@@ -35,35 +30,20 @@ export function loader({ request }: LoaderFunctionArgs) {
   };
 }
 
+// The login's last step (decision record 017): the page's script has run OPAQUE's first exchange
+// with /login/start (which counted the attempt) and posts the finish message, or, for an account
+// moving off argon2, the new OPAQUE record. No password arrives here.
 export async function action({ request, context }: ActionFunctionArgs) {
   const ctx = context.app;
   const form = await request.clone().formData();
   const username = String(form.get("username") ?? "");
-  const attempt = { username, address: context.clientAddress };
   const auditCompany = Boolean(form.get("auditCompany"));
-
-  const gate = await admitLoginAttempt(ctx, attempt);
-  if (!gate.allowed) {
-    const minutes = Math.ceil(gate.retryAfterSeconds / 60);
-    const wait =
-      minutes > 90
-        ? `${Math.ceil(minutes / 60)} hours`
-        : `${minutes} minute${minutes === 1 ? "" : "s"}`;
-    return data(
-      {
-        error: `Too many failed attempts. Try again in ${wait}.`,
-        username,
-        auditCompany,
-      },
-      {
-        status: 429,
-        headers: { "Retry-After": String(gate.retryAfterSeconds) },
-      },
-    );
+  if (!form.get("loginId") && !form.get("upgradeId")) {
+    return data({ error: NEEDS_SCRIPT, username, auditCompany }, { status: 400 });
   }
   try {
-    const user = await getAuth(ctx).authenticator.authenticate("form", request);
-    await recordLoginSuccess(ctx, attempt);
+    const user = await getAuth(ctx).authenticator.authenticate("opaque", request);
+    await recordLoginSuccess(ctx, { username: user.username, address: context.clientAddress });
     await auditLogin(ctx, user);
     return await startSession(ctx, request, user, "/home");
   } catch (error) {
@@ -72,7 +52,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       return data({ error: failure.data.message, username, auditCompany }, { status: 503 });
     }
     if (!(error instanceof LoginFailed)) throw error;
-    await auditFailedLogin(ctx, username, error.account);
+    if (error.started) await auditFailedLogin(ctx, username, error.account);
     return data({ error: WRONG_LOGIN, username, auditCompany }, { status: 401 });
   }
 }
@@ -80,7 +60,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
 export default function Login() {
   const { notice } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
-  const busy = useNavigation().state === "submitting";
   return (
     <section className="card narrow" aria-labelledby="login-title">
       <h1 id="login-title">Log in</h1>
@@ -94,7 +73,10 @@ export default function Login() {
           {actionData.error}
         </p>
       ) : null}
-      <Form method="post">
+      <noscript>
+        <p className="alert alert-error">{NEEDS_SCRIPT}</p>
+      </noscript>
+      <OpaqueForm kind="login" action="/login">
         <Field
           name="username"
           label="Username"
@@ -107,6 +89,7 @@ export default function Login() {
           label="Password"
           type="password"
           autoComplete="current-password"
+          sent={false}
           required
         />
         <div className="field">
@@ -115,10 +98,10 @@ export default function Login() {
             Audit company login
           </label>
         </div>
-        <button type="submit" disabled={busy}>
-          {busy ? "Logging in…" : "Log in"}
+        <button type="submit" data-busy-label="Logging in…">
+          Log in
         </button>
-      </Form>
+      </OpaqueForm>
       <p>
         New here? <Link to="/register">Register with your invitation code</Link>
       </p>

@@ -1,7 +1,9 @@
 import { data, redirect, type ActionFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Form, Link, useActionData, useNavigation } from "@remix-run/react";
+import { Link, useActionData } from "@remix-run/react";
+import { PASSWORD_MAX, PASSWORD_MIN } from "~/auth/password-policy";
 import { Field } from "~/components/field";
-import { PASSWORD_MAX, PASSWORD_MIN, registerUser } from "~/services/registration.server";
+import { OpaqueForm } from "~/components/opaque-form";
+import { NEEDS_SCRIPT, registerUser } from "~/services/registration.server";
 
 export const meta: MetaFunction = () => [{ title: "Register · EHR Audit Trail" }];
 
@@ -9,7 +11,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const form = Object.fromEntries(await request.formData());
   const result = await registerUser(context.app, form);
   if (result.ok) return redirect("/login?registered=1");
-  // The password and the code are never sent back.
+  // No password arrives here (decision record 017), and the code is never sent back.
   const values = {
     name: typeof form.name === "string" ? form.name : "",
     username: typeof form.username === "string" ? form.username : "",
@@ -22,7 +24,6 @@ export default function Register() {
   const actionData = useActionData<typeof action>();
   const errors = actionData?.errors ?? {};
   const values = actionData?.values;
-  const busy = useNavigation().state === "submitting";
   return (
     <section className="card narrow" aria-labelledby="register-title">
       <h1 id="register-title">Create an account</h1>
@@ -35,7 +36,10 @@ export default function Register() {
           {errors.form}
         </p>
       ) : null}
-      <Form method="post" noValidate>
+      <noscript>
+        <p className="alert alert-error">{NEEDS_SCRIPT}</p>
+      </noscript>
+      <OpaqueForm kind="register" action="/register">
         <fieldset className="field">
           <legend>User type</legend>
           <label className="choice">
@@ -84,6 +88,7 @@ export default function Register() {
           label="Password"
           type="password"
           autoComplete="new-password"
+          sent={false}
           hint={`${PASSWORD_MIN} to ${PASSWORD_MAX} characters. A long passphrase is best.`}
           error={errors.password}
         />
@@ -92,12 +97,13 @@ export default function Register() {
           label="Confirm password"
           type="password"
           autoComplete="new-password"
+          sent={false}
           error={errors.confirmPassword}
         />
-        <button type="submit" disabled={busy}>
-          {busy ? "Creating account…" : "Create account"}
+        <button type="submit" data-busy-label="Creating account…">
+          Create account
         </button>
-      </Form>
+      </OpaqueForm>
       <p>
         Already registered? <Link to="/login">Log in</Link>
       </p>

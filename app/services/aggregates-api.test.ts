@@ -40,7 +40,7 @@ async function sessionCookie(ctx: TestContext, role: User["role"]): Promise<stri
     username: `${role}-${Math.random().toString(36).slice(2)}`,
     role,
     patientId: role === "patient" ? "MRN-200" : null,
-    passwordHash: "$argon2id$not-used-here",
+    credential: { scheme: "argon2", hash: "$argon2id$not-used-here" },
   });
   const response = await startSession(ctx, new Request("http://trail.test/login"), user, "/home");
   return response.headers.get("Set-Cookie")!.split(";")[0]!;

@@ -3,7 +3,7 @@ import { appendRecords, type RecordInput } from "../trail/append.server";
 import { createInvitation } from "../models/invitation.server";
 import { hasRecordsFrom } from "../models/record.server";
 import { usernameTaken, type Role } from "../models/user.server";
-import { registerUser } from "./registration.server";
+import { registerWithPassword } from "./enrol-with-password.server";
 
 export type DemoLogin = {
   username: string;
@@ -47,7 +47,7 @@ export async function seedDemoUsers(ctx: AppContext): Promise<number> {
       role: login.role,
       patientId: login.patientId ?? undefined,
     });
-    const result = await registerUser(ctx, {
+    const result = await registerWithPassword(ctx, {
       name: login.name,
       username: login.username,
       password: login.password,

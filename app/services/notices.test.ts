@@ -48,7 +48,7 @@ async function subscribed(): Promise<{ ctx: TestContext; alice: User }> {
     username: "alice-notices",
     role: "patient",
     patientId: MRN,
-    passwordHash: "not used here",
+    credential: { scheme: "argon2", hash: "not used here" },
   });
   await access(ctx, "dr-known");
   expect(await requestAddress(ctx, alice, ` ${ADDRESS} `, "https://trail.example")).toEqual({
@@ -70,7 +70,7 @@ describe("notice settings", () => {
       username: "alice-confirm",
       role: "patient",
       patientId: MRN,
-      passwordHash: "x",
+      credential: { scheme: "argon2", hash: "x" },
     });
     await requestAddress(ctx, alice, ADDRESS, "https://trail.example");
     const [mail] = await mailbox.received(1);
@@ -104,7 +104,7 @@ describe("notice settings", () => {
       username: "alice-bad",
       role: "patient",
       patientId: MRN,
-      passwordHash: "x",
+      credential: { scheme: "argon2", hash: "x" },
     });
     expect(await requestAddress(ctx, alice, "not an address", "https://x")).toMatchObject({
       status: 400,

@@ -1,51 +1,54 @@
 import { z } from "zod";
 import type { AppContext } from "../context.server";
-import { hashPassword } from "../crypto/password.server";
+import { PASSWORD_CHECKS, PASSWORD_MAX, PASSWORD_MIN } from "../auth/password-policy";
+import { REGISTRATION_RECORD } from "../crypto/opaque.server";
 import { checkInvitation, consumeInvitation } from "../models/invitation.server";
 import { insertUser, ROLES, usernameTaken, type User } from "../models/user.server";
 import { reportTamperedRow } from "../trail/guard.server";
 
-// NIST SP 800-63B: at least 12 characters here, at least 64 allowed, no composition rules.
-export const PASSWORD_MIN = 12;
-export const PASSWORD_MAX = 128;
+const PASSWORD_ERRORS = {
+  short: { password: `Use at least ${PASSWORD_MIN} characters.` },
+  long: { password: `Use at most ${PASSWORD_MAX} characters.` },
+  mismatch: { confirmPassword: "The passwords do not match." },
+} as const;
 
-const codePoints = (s: string) => [...s].length;
+/** Sent without the browser's script: the form carries no password, so no record can be made. */
+export const NEEDS_SCRIPT =
+  "This page needs JavaScript: your password is turned into a login record in your browser and never sent.";
 
-export const registrationSchema = z
-  .object({
-    name: z
-      .string()
-      .trim()
-      .min(1, { error: "Enter your name." })
-      .max(200, { error: "Use at most 200 characters." }),
-    username: z
-      .string()
-      .trim()
-      .min(3, { error: "Use at least 3 characters." })
-      .max(64, { error: "Use at most 64 characters." })
-      // No spaces, and no invisible format characters: "alice\u200b" must not pass for "alice".
-      .regex(/^[^\s\p{Cf}]+$/u, {
-        error: "A username cannot contain spaces or invisible characters.",
-      }),
-    password: z
-      .string()
-      .refine((p) => codePoints(p) >= PASSWORD_MIN, {
-        error: `Use at least ${PASSWORD_MIN} characters.`,
-      })
-      .refine((p) => codePoints(p) <= PASSWORD_MAX, {
-        error: `Use at most ${PASSWORD_MAX} characters.`,
-      }),
-    confirmPassword: z.string(),
-    userType: z.enum(ROLES, { error: "Choose patient or audit company." }),
-    code: z.string().trim().min(1, { error: "Enter the code from your invitation." }),
-  })
-  .refine((f) => f.password === f.confirmPassword, {
-    path: ["confirmPassword"],
-    error: "The passwords do not match.",
-  });
+export const registrationSchema = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1, { error: "Enter your name." })
+    .max(200, { error: "Use at most 200 characters." }),
+  username: z
+    .string()
+    .trim()
+    .min(3, { error: "Use at least 3 characters." })
+    .max(64, { error: "Use at most 64 characters." })
+    // No spaces, and no invisible format characters: "alice\u200b" must not pass for "alice".
+    .regex(/^[^\s\p{Cf}]+$/u, {
+      error: "A username cannot contain spaces or invisible characters.",
+    }),
+  // The browser's verdict on the password it kept (password-policy.ts), and the OPAQUE record.
+  passwordCheck: z.enum(PASSWORD_CHECKS, { error: NEEDS_SCRIPT }),
+  // Absent when the browser found the password unfit: it makes no record for one.
+  registrationRecord: z.string().regex(REGISTRATION_RECORD, { error: NEEDS_SCRIPT }).optional(),
+  userType: z.enum(ROLES, { error: "Choose patient or audit company." }),
+  code: z.string().trim().min(1, { error: "Enter the code from your invitation." }),
+});
 
 export type RegistrationInput = z.input<typeof registrationSchema>;
-export type FieldErrors = Partial<Record<keyof RegistrationInput | "form", string>>;
+export type FieldErrors = Partial<
+  Record<Exclude<keyof RegistrationInput, "passwordCheck" | "registrationRecord">, string> & {
+    password: string;
+    confirmPassword: string;
+    form: string;
+  }
+>;
+const FIELDS_OF_THEIR_OWN = ["name", "username", "userType", "code"];
+
 export type RegistrationResult = { ok: true; user: User } | { ok: false; errors: FieldErrors };
 
 /** Creates an account from a valid invitation of the chosen type, or creates nothing. */
@@ -54,16 +57,18 @@ export async function registerUser(
   input: Record<string, unknown>,
 ): Promise<RegistrationResult> {
   const parsed = registrationSchema.safeParse(input);
-  if (!parsed.success) {
-    const errors: FieldErrors = {};
-    for (const issue of parsed.error.issues) {
-      const key = (issue.path[0] ?? "form") as keyof FieldErrors;
-      errors[key] ??= issue.message;
-    }
-    return { ok: false, errors };
+  const errors: FieldErrors = {};
+  for (const issue of parsed.error?.issues ?? []) {
+    const field = String(issue.path[0] ?? "form");
+    const key = (FIELDS_OF_THEIR_OWN.includes(field) ? field : "form") as keyof FieldErrors;
+    errors[key] ??= issue.message;
   }
-  const form = parsed.data;
-  // Cheap checks first, so a bad code or taken name does not cost an argon2 hash.
+  const check = PASSWORD_CHECKS.find((c) => c === input.passwordCheck);
+  if (check && check !== "ok") Object.assign(errors, PASSWORD_ERRORS[check]);
+  if (check === "ok" && parsed.success && !parsed.data.registrationRecord)
+    errors.form = NEEDS_SCRIPT;
+  if (!parsed.success || Object.keys(errors).length > 0) return { ok: false, errors };
+  const form = { ...parsed.data, registrationRecord: parsed.data.registrationRecord! };
   const precheck = checkInvitation(ctx, form.userType, form.code);
   if (!precheck.ok) {
     // A row edited in the database file grants nothing, and the admins hear of it.
@@ -73,10 +78,9 @@ export async function registerUser(
   if (usernameTaken(ctx, form.username)) {
     return { ok: false, errors: { username: "This username is taken." } };
   }
-  const passwordHash = await hashPassword(form.password);
 
-  // Check again inside one IMMEDIATE transaction: the code and the username may have been
-  // taken while the hash was computed, by this process or another.
+  // Check again inside one IMMEDIATE transaction: the code and the username may have been taken
+  // meanwhile, by this process or another.
   const register = ctx.conn.sqlite.transaction((): RegistrationResult => {
     const invitation = checkInvitation(ctx, form.userType, form.code);
     if (!invitation.ok) return { ok: false, errors: { code: invitation.message } };
@@ -86,7 +90,7 @@ export async function registerUser(
     const user = insertUser(ctx, {
       name: form.name,
       username: form.username,
-      passwordHash,
+      credential: { scheme: "opaque", record: form.registrationRecord },
       role: form.userType,
       patientId: invitation.patientId,
     });

@@ -4,7 +4,7 @@ import { describe, expect, test } from "vitest";
 import { makeTestContext } from "../../tests/context";
 import { checkInvitation, createInvitation } from "../models/invitation.server";
 import { findUserForLogin, getUserById, UserRowTampered } from "../models/user.server";
-import { registerUser } from "./registration.server";
+import { registerWithPassword } from "./enrol-with-password.server";
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -26,7 +26,7 @@ describe("registration with an invitation", () => {
     async (username) => {
       const ctx = makeTestContext();
       const { code } = createInvitation(ctx, { role: "patient", patientId: "MRN-9" });
-      expect(await registerUser(ctx, form({ code, username }))).toEqual({
+      expect(await registerWithPassword(ctx, form({ code, username }))).toEqual({
         ok: false,
         errors: { username: "A username cannot contain spaces or invisible characters." },
       });
@@ -40,7 +40,7 @@ describe("registration with an invitation", () => {
       role: "patient",
       patientId: "MRN-77",
     });
-    const result = await registerUser(ctx, form({ code }));
+    const result = await registerWithPassword(ctx, form({ code }));
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(getUserById(ctx, result.user.id)).toEqual({
@@ -55,7 +55,7 @@ describe("registration with an invitation", () => {
   test("an auditor code creates an auditor with no patient ID", async () => {
     const ctx = makeTestContext();
     const { code } = createInvitation(ctx, { role: "auditor" });
-    const result = await registerUser(ctx, form({ code, userType: "auditor" }));
+    const result = await registerWithPassword(ctx, form({ code, userType: "auditor" }));
     expect(result.ok && result.user).toMatchObject({
       role: "auditor",
       patientId: null,
@@ -66,7 +66,7 @@ describe("registration with an invitation", () => {
     const ctx = makeTestContext();
     const { code } = createInvitation(ctx, { role: "auditor" });
     const typed = ` ${code.replace(/-/g, " ").toLowerCase()} `;
-    const result = await registerUser(ctx, form({ code: typed, userType: "auditor" }));
+    const result = await registerWithPassword(ctx, form({ code: typed, userType: "auditor" }));
     expect(result.ok).toBe(true);
   });
 
@@ -75,7 +75,7 @@ describe("registration with an invitation", () => {
     ["a wrong code", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH"],
   ])("%s creates nothing", async (_label, code) => {
     const ctx = makeTestContext();
-    const result = await registerUser(ctx, form({ code, userType: "auditor" }));
+    const result = await registerWithPassword(ctx, form({ code, userType: "auditor" }));
     expect(result.ok).toBe(false);
     expect(!result.ok && result.errors.code).toBeTruthy();
     expect(findUserForLogin(ctx, "hquill")).toBeNull();
@@ -87,7 +87,7 @@ describe("registration with an invitation", () => {
       role: "patient",
       patientId: "MRN-1",
     });
-    const result = await registerUser(ctx, form({ code, userType: "auditor" }));
+    const result = await registerWithPassword(ctx, form({ code, userType: "auditor" }));
     expect(result).toEqual({
       ok: false,
       errors: {
@@ -96,13 +96,13 @@ describe("registration with an invitation", () => {
     });
     expect(findUserForLogin(ctx, "hquill")).toBeNull();
     // The code is still good for what it was issued for.
-    expect((await registerUser(ctx, form({ code }))).ok).toBe(true);
+    expect((await registerWithPassword(ctx, form({ code }))).ok).toBe(true);
   });
 
   test("an auditor code cannot make a patient", async () => {
     const ctx = makeTestContext();
     const { code } = createInvitation(ctx, { role: "auditor" });
-    const result = await registerUser(ctx, form({ code, userType: "patient" }));
+    const result = await registerWithPassword(ctx, form({ code, userType: "patient" }));
     expect(!result.ok && result.errors.code).toMatch(/audit company account, not a patient/);
   });
 
@@ -114,7 +114,7 @@ describe("registration with an invitation", () => {
     ctx.conn.sqlite
       .prepare("UPDATE invitations SET code_hash = ? WHERE id = ?")
       .run(createHash("sha256").update(code).digest(), id);
-    const result = await registerUser(ctx, form({ code, userType: "auditor" }));
+    const result = await registerWithPassword(ctx, form({ code, userType: "auditor" }));
     expect(result.ok).toBe(false);
     expect(findUserForLogin(ctx, "hquill")).toBeNull();
   });
@@ -125,8 +125,8 @@ describe("registration with an invitation", () => {
       role: "patient",
       patientId: "MRN-1",
     });
-    expect((await registerUser(ctx, form({ code }))).ok).toBe(true);
-    const again = await registerUser(ctx, form({ code, username: "other" }));
+    expect((await registerWithPassword(ctx, form({ code }))).ok).toBe(true);
+    const again = await registerWithPassword(ctx, form({ code, username: "other" }));
     expect(again).toEqual({
       ok: false,
       errors: { code: "This invitation code has already been used." },
@@ -141,7 +141,7 @@ describe("registration with an invitation", () => {
       patientId: "MRN-1",
     });
     ctx.clock.now += 7 * DAY + 1;
-    const result = await registerUser(ctx, form({ code }));
+    const result = await registerWithPassword(ctx, form({ code }));
     expect(result).toEqual({
       ok: false,
       errors: { code: "This invitation code has expired." },
@@ -155,8 +155,8 @@ describe("registration with an invitation", () => {
       patientId: "MRN-1",
     });
     const results = await Promise.all([
-      registerUser(ctx, form({ code, username: "first" })),
-      registerUser(ctx, form({ code, username: "second" })),
+      registerWithPassword(ctx, form({ code, username: "first" })),
+      registerWithPassword(ctx, form({ code, username: "second" })),
     ]);
     expect(results.filter((r) => r.ok)).toHaveLength(1);
   });
@@ -165,8 +165,8 @@ describe("registration with an invitation", () => {
     const ctx = makeTestContext();
     const a = createInvitation(ctx, { role: "patient", patientId: "MRN-1" });
     const b = createInvitation(ctx, { role: "patient", patientId: "MRN-2" });
-    expect((await registerUser(ctx, form({ code: a.code }))).ok).toBe(true);
-    const result = await registerUser(ctx, form({ code: b.code, username: "HQuill" }));
+    expect((await registerWithPassword(ctx, form({ code: a.code }))).ok).toBe(true);
+    const result = await registerWithPassword(ctx, form({ code: b.code, username: "HQuill" }));
     expect(result).toEqual({
       ok: false,
       errors: { username: "This username is taken." },
@@ -189,7 +189,7 @@ describe("registration with an invitation", () => {
       role: "patient",
       patientId: "MRN-1",
     });
-    const result = await registerUser(ctx, form({ code, ...overrides }));
+    const result = await registerWithPassword(ctx, form({ code, ...overrides }));
     expect(result.ok).toBe(false);
     expect(!result.ok && Object.keys(result.errors)).toEqual([field]);
   });
@@ -201,7 +201,10 @@ describe("registration with an invitation", () => {
       patientId: "MRN-1",
     });
     const long = "a".repeat(100);
-    const result = await registerUser(ctx, form({ code, password: long, confirmPassword: long }));
+    const result = await registerWithPassword(
+      ctx,
+      form({ code, password: long, confirmPassword: long }),
+    );
     expect(result.ok).toBe(true);
   });
 
@@ -216,7 +219,7 @@ describe("registration with an invitation", () => {
       username: "zfarnsworth",
       password: "tangerine-submarine-42",
     };
-    const result = await registerUser(
+    const result = await registerWithPassword(
       ctx,
       form({ ...secret, confirmPassword: secret.password, code }),
     );
@@ -241,8 +244,10 @@ describe("registration with an invitation", () => {
     const ctx = makeTestContext();
     const a = createInvitation(ctx, { role: "patient", patientId: "MRN-1" });
     const b = createInvitation(ctx, { role: "auditor" });
-    expect((await registerUser(ctx, form({ code: a.code, username: "patient1" }))).ok).toBe(true);
-    const auditor = await registerUser(
+    expect((await registerWithPassword(ctx, form({ code: a.code, username: "patient1" }))).ok).toBe(
+      true,
+    );
+    const auditor = await registerWithPassword(
       ctx,
       form({ code: b.code, username: "auditor1", userType: "auditor" }),
     );
@@ -266,8 +271,8 @@ describe("registration with an invitation", () => {
     const ctx = makeTestContext();
     const a = createInvitation(ctx, { role: "patient", patientId: "MRN-1" });
     const b = createInvitation(ctx, { role: "auditor" });
-    const patient = await registerUser(ctx, form({ code: a.code }));
-    const auditor = await registerUser(
+    const patient = await registerWithPassword(ctx, form({ code: a.code }));
+    const auditor = await registerWithPassword(
       ctx,
       form({ code: b.code, username: "boss", userType: "auditor" }),
     );

@@ -141,3 +141,13 @@ export async function admitPerAccount(
   if (!refusal) return { allowed: true };
   return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(refusal.msBeforeNext / 1000)) };
 }
+
+/** What a refused login attempt is told. */
+export function tooManyAttemptsMessage(retryAfterSeconds: number): string {
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  const wait =
+    minutes > 90
+      ? `${Math.ceil(minutes / 60)} hours`
+      : `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  return `Too many failed attempts. Try again in ${wait}.`;
+}

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { createInvitation } from "../models/invitation.server";
-import { action } from "../routes/login";
-import { registerUser } from "./registration.server";
+import { loginThroughActions } from "../../tests/login-actions";
+import { registerWithPassword } from "./enrol-with-password.server";
 import { admitLoginAttempt, recordLoginSuccess, slowDownMs } from "./throttle.server";
 
 const MINUTE = 60_000;
@@ -119,7 +119,7 @@ describe("login throttling", () => {
 
 async function registeredPatient(ctx: TestContext, username: string) {
   const { code } = createInvitation(ctx, { role: "patient", patientId: "MRN-1" });
-  const result = await registerUser(ctx, {
+  const result = await registerWithPassword(ctx, {
     name: "Alice Owner",
     username,
     password: PASSWORD,
@@ -130,29 +130,14 @@ async function registeredPatient(ctx: TestContext, username: string) {
   expect(result.ok).toBe(true);
 }
 
-/** Posts the login form to the route's action, as the server would from `clientAddress`. */
+/** Logs in through the route actions, as the login page's script would from `clientAddress`. */
 async function postLogin(
   ctx: TestContext,
   clientAddress: string,
   username: string,
   password: string,
 ) {
-  const request = new Request("http://localhost/login", {
-    method: "POST",
-    body: new URLSearchParams({ username, password }),
-  });
-  const result = await action({
-    request,
-    params: {},
-    context: { app: ctx, cspNonce: "", clientAddress },
-  });
-  // A redirect is a Response; anything else is data() with its status.
-  if (!("data" in result)) return { status: result.status, headers: result.headers };
-  return {
-    status: result.init?.status ?? 200,
-    headers: new Headers(result.init?.headers),
-    error: result.data.error,
-  };
+  return loginThroughActions(ctx, clientAddress, { username, password });
 }
 
 describe("the login action", () => {

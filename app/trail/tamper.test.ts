@@ -189,7 +189,8 @@ describe("each tamper made through a second connection is caught and named", () 
 
   test("a user's role column changed", async () => {
     const { ctx } = await trailOf(2);
-    const { registerUser } = await import("../services/registration.server");
+    const { registerWithPassword: registerUser } =
+      await import("../services/enrol-with-password.server");
     const { createInvitation } = await import("../models/invitation.server");
     const patient = createInvitation(ctx, { role: "patient", patientId: "MRN-5" });
     const auditor = createInvitation(ctx, { role: "auditor" });
