@@ -1,6 +1,7 @@
 import type { AuditRecordView } from "../models/record.server";
 import type { Action } from "../trail/actions";
-import { FAILED_LOGIN_NOTES, SELF_SOURCE } from "../services/trail-view.server";
+import { SELF_SOURCE } from "../trail/self-source";
+import { FAILED_LOGIN_NOTES } from "../services/trail-view.server";
 import { withoutTrailExtensions } from "./canonical.server";
 import {
   ACTION_SYSTEM,

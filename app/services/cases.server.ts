@@ -17,7 +17,8 @@ import {
 import { openRecords } from "./open-records.server";
 import { CASE_ACTION, isBookkeepingAction } from "./own-actions";
 import { admitPerAccount } from "./throttle.server";
-import { auditView, SELF_SOURCE } from "./trail-view.server";
+import { SELF_SOURCE } from "../trail/self-source";
+import { auditView } from "./trail-view.server";
 import { readVerified } from "./verified-read.server";
 
 // "Ask why" (docs/decisions/020): a question, its answer and so the case's state are records of

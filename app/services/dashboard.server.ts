@@ -13,7 +13,8 @@ import type { User } from "../models/user.server";
 import { ACTIONS } from "../trail/ingest.server";
 import { EMERGENCY_PURPOSES } from "../fhir/purpose-of-use";
 import type { CheckpointInfo } from "../trail/verify.server";
-import { auditView, SELF_SOURCE } from "./trail-view.server";
+import { SELF_SOURCE } from "../trail/self-source";
+import { auditView } from "./trail-view.server";
 import { readVerified } from "./verified-read.server";
 
 const DAY_MS = 86_400_000;

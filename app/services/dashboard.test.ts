@@ -12,7 +12,7 @@ import {
   type Dashboard,
   type Flag,
 } from "./dashboard.server";
-import { SELF_SOURCE } from "./trail-view.server";
+import { SELF_SOURCE } from "../trail/self-source";
 import { auditor } from "../../tests/users";
 
 // A tampered trail raises an alert, written to the outbox with a console.warn.

@@ -16,7 +16,7 @@ import { TrailBusyError } from "../trail/lease.server";
 import { loadNoticeSettings, notesOf } from "./notice-state.server";
 import { NOTICE_ACTION, NOTICES_TABLE } from "./own-actions";
 import { admitPerAccount } from "./throttle.server";
-import { SELF_SOURCE } from "./trail-view.server";
+import { SELF_SOURCE } from "../trail/self-source";
 
 // A patient's notice settings (docs/decisions/020). Every change that decides whether and where
 // notices go (an address confirmed, the choices, notices off) is appended to the trail as a

@@ -12,7 +12,7 @@ import { raiseIncident } from "../trail/incident.server";
 import type { CheckpointInfo, Finding } from "../trail/verify.server";
 import { openRecords } from "./open-records.server";
 import { NOTICE_ACTION } from "./own-actions";
-import { SELF_SOURCE } from "./trail-view.server";
+import { SELF_SOURCE } from "../trail/self-source";
 import { readVerified } from "./verified-read.server";
 
 // What the trail says a patient's notice settings must be (docs/decisions/020): the newest

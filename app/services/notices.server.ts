@@ -18,7 +18,7 @@ import {
 } from "./notice-state.server";
 import { openRecords } from "./open-records.server";
 import { isBookkeepingAction, NOTICE_ACTION, NOTICES_TABLE } from "./own-actions";
-import { SELF_SOURCE } from "./trail-view.server";
+import { SELF_SOURCE } from "../trail/self-source";
 import { readVerified } from "./verified-read.server";
 
 // Notices of new accesses (docs/decisions/020). Everything that decides whether a patient is

@@ -11,7 +11,6 @@ import { SELF_SOURCE } from "../trail/self-source";
 import { readVerified } from "./verified-read.server";
 
 export const PAGE_SIZE = 50;
-export { SELF_SOURCE };
 /** The notes of a failed login, which the FHIR mapping reports as outcome 4 (minor failure). */
 export const FAILED_LOGIN_NOTES = "failed login attempt";
 

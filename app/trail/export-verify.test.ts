@@ -10,7 +10,7 @@ import { openRecords } from "../services/open-records.server";
 import type { User } from "../models/user.server";
 import { CSV_COLUMNS, startExport, type ExportFormat } from "../services/export.server";
 import type { RecordFilters } from "../services/record-query.server";
-import { SELF_SOURCE } from "../services/trail-view.server";
+import { SELF_SOURCE } from "./self-source";
 import { appendRecords, type RecordInput } from "./append.server";
 import { parseCsv, verifyExport } from "./export-verify.server";
 import { ensureTrailIntact, verifyNow } from "./guard.server";
