@@ -40,16 +40,20 @@ const access = (
 ) =>
   appendRecords(ctx, [{ ...sampleRecord(1, MRN), actorId, actorName: `Dr. ${actorId}`, ...extra }]);
 
-/** Alice, a patient whose record dr-known has already opened, with notices confirmed at ADDRESS. */
-async function subscribed(): Promise<{ ctx: TestContext; alice: User }> {
-  const ctx = makeTestContext(mailbox.env);
-  const alice = insertUser(ctx, {
-    name: "Alice Example",
-    username: "alice-notices",
+/** A patient account for MRN; notices never need its login. */
+const patient = (ctx: TestContext, name: string, username: string) =>
+  insertUser(ctx, {
+    name,
+    username,
     role: "patient",
     patientId: MRN,
     credential: { scheme: "argon2", hash: "not used here" },
   });
+
+/** Alice, a patient whose record dr-known has already opened, with notices confirmed at ADDRESS. */
+async function subscribed(): Promise<{ ctx: TestContext; alice: User }> {
+  const ctx = makeTestContext(mailbox.env);
+  const alice = patient(ctx, "Alice Example", "alice-notices");
   await access(ctx, "dr-known");
   expect(await requestAddress(ctx, alice, ` ${ADDRESS} `, "https://trail.example")).toEqual({
     ok: true,
@@ -65,13 +69,7 @@ async function subscribed(): Promise<{ ctx: TestContext; alice: User }> {
 describe("notice settings", () => {
   test("an address is used only once confirmed, by a single-use link; the token is stored only as an HMAC", async () => {
     const ctx = makeTestContext(mailbox.env);
-    const alice = insertUser(ctx, {
-      name: "Alice",
-      username: "alice-confirm",
-      role: "patient",
-      patientId: MRN,
-      credential: { scheme: "argon2", hash: "x" },
-    });
+    const alice = patient(ctx, "Alice", "alice-confirm");
     await requestAddress(ctx, alice, ADDRESS, "https://trail.example");
     const [mail] = await mailbox.received(1);
     const token = /token=([\w-]+)/.exec(mail!.text ?? "")![1]!;
@@ -99,13 +97,7 @@ describe("notice settings", () => {
 
   test("a bad address is refused clearly and nothing is mailed", async () => {
     const ctx = makeTestContext(mailbox.env);
-    const alice = insertUser(ctx, {
-      name: "Alice",
-      username: "alice-bad",
-      role: "patient",
-      patientId: MRN,
-      credential: { scheme: "argon2", hash: "x" },
-    });
+    const alice = patient(ctx, "Alice", "alice-bad");
     expect(await requestAddress(ctx, alice, "not an address", "https://x")).toMatchObject({
       status: 400,
       error: "Enter a valid e-mail address.",
