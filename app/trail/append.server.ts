@@ -1,7 +1,4 @@
-import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.server";
-import { encryptField } from "../crypto/fields.server";
-import { blindIndex } from "../crypto/hashing.server";
 import { Frontier, type TreeNode } from "../crypto/merkle.server";
 import { STORED_NODE_LEVEL } from "./proof.server";
 import { signBytes } from "../crypto/signing.server";
@@ -10,14 +7,13 @@ import {
   COL,
   RECORD_COLUMNS,
   recordLeafHash,
-  recordSigningInput,
   type CheckpointBody,
-  type RawRecord,
 } from "./encoding.server";
 import { assertTrailWritable, noteOwnWrite } from "./guard.server";
 import { GroupCommit } from "./group-commit.server";
 import { holdsLease, isBusy, releaseLease, takeLease, TrailBusyError } from "./lease.server";
 import { processWide } from "../process-wide";
+import { extendsHead, sealGroup, SIGN_CHUNK, type SealedGroup } from "./seal.server";
 
 /** One audit event as a source reports it; every text field is encrypted at rest. */
 export type RecordInput = {
@@ -52,13 +48,15 @@ export type AppendResult = {
   checkpoint: CheckpointSummary;
 };
 
-/** Signs many inputs; the default signs in this thread, a pool signs on every core. */
-export type Signer = (inputs: Buffer[]) => Promise<Buffer[]>;
+/**
+ * Signs many inputs; the default signs in this thread, a pool signs on every core. An urgent
+ * call (a checkpoint, which a commit waits for) must not queue behind other records.
+ */
+export type Signer = (inputs: Buffer[], options?: { urgent?: boolean }) => Promise<Buffer[]>;
 
 /** Another writer made progress first: start again from its head. */
 export class AppendConflict extends Error {}
 
-const SIGN_CHUNK = 64;
 /** How long an append may wait for its turn in all, longer than a lease a dead holder leaves. */
 const APPEND_DEADLINE_MS = 60_000;
 
@@ -111,44 +109,6 @@ function readHead(ctx: AppContext): Head {
   };
 }
 
-function sealRecord(
-  ctx: AppContext,
-  input: RecordInput,
-  seq: number,
-  prevLogId: string | null,
-  recordedAt: number,
-) {
-  const logId = randomUUID();
-  const { fieldKey, blindIndexKey } = ctx.keys;
-  const seal = (column: string, value: string) =>
-    encryptField(fieldKey, value, { table: "audit_records", column, rowId: logId });
-  const unsigned: RawRecord = [
-    seq,
-    logId,
-    prevLogId,
-    blindIndex(blindIndexKey, "patient_id", input.patientId),
-    blindIndex(blindIndexKey, "actor", input.actorId),
-    blindIndex(blindIndexKey, "action", input.action),
-    blindIndex(blindIndexKey, "table_affected", input.tableAffected),
-    seal("patient_id", input.patientId),
-    seal("actor_id", input.actorId),
-    seal("actor_name", input.actorName),
-    seal("action", input.action),
-    seal("table_affected", input.tableAffected),
-    seal("notes", input.notes),
-    input.occurredAt,
-    recordedAt,
-    input.sourceId,
-    ctx.keys.signing.keyId,
-    Buffer.alloc(0),
-    input.extra == null ? null : seal("extra", input.extra),
-    // Only with a purpose (encoding version 3): a record without one keeps the older encoding.
-    input.purpose ? blindIndex(blindIndexKey, "purpose", input.purpose) : null,
-    input.purpose ? seal("purpose", input.purpose) : null,
-  ];
-  return unsigned;
-}
-
 const inlineSigners = new WeakMap<AppContext, Signer>();
 
 /** Signs in this thread; one function per context, so its appends can be grouped. */
@@ -166,33 +126,27 @@ async function appendOnce(
   inputs: readonly RecordInput[],
   signer: Signer,
   holder: string,
+  prepared: Promise<SealedGroup> | null,
 ): Promise<AppendResult> {
   const head = readHead(ctx);
-  const recordedAt = ctx.now();
-  const rows: RawRecord[] = [];
-  const signing: Promise<Buffer[]>[] = [];
-  let prev = head.lastLogId;
-  // Seal in chunks and hand each to the signer at once: with a pool, this thread seals the next
-  // chunk while the workers sign the last.
-  for (let start = 0; start < inputs.length; start += SIGN_CHUNK) {
-    const chunk: RawRecord[] = [];
-    for (const [i, input] of inputs.slice(start, start + SIGN_CHUNK).entries()) {
-      const row = sealRecord(ctx, input, head.size + start + i + 1, prev, recordedAt);
-      chunk.push(row);
-      prev = row[COL.logId];
-    }
-    rows.push(...chunk);
-    signing.push(signer(chunk.map((row) => recordSigningInput(row))));
-    // A large batch is sealed a chunk at a time, and other requests are served in between.
-    if (start + SIGN_CHUNK < inputs.length) await new Promise((resolve) => setImmediate(resolve));
-  }
-  const signatures = (await Promise.all(signing)).flat();
+  // Sealed ahead, while the previous group committed: kept if it extends this very head.
+  const ready = await prepared?.catch(() => null);
+  const group =
+    ready && extendsHead(ready, head) ? ready : await sealGroup(ctx, inputs, signer, head);
+  const { rows, signing, recordedAt } = group;
+  const prev = group.next.lastLogId;
+  // Each chunk is hashed into the tree as its signatures come back, the event loop given back in
+  // between: no single task hashes a whole batch.
   const frontier = head.frontier.clone();
   const nodes: TreeNode[] = [];
-  for (const [i, row] of rows.entries()) {
-    row[COL.signature] = signatures[i]!;
-    for (const node of frontier.append(recordLeafHash(row))) {
-      if (node.level >= STORED_NODE_LEVEL) nodes.push(node);
+  for (const [c, pending] of signing.entries()) {
+    if (c > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (const [i, signature] of (await pending).entries()) {
+      const row = rows[c * SIGN_CHUNK + i]!;
+      row[COL.signature] = signature;
+      for (const node of frontier.append(recordLeafHash(row))) {
+        if (node.level >= STORED_NODE_LEVEL) nodes.push(node);
+      }
     }
   }
   const body: CheckpointBody = {
@@ -204,7 +158,7 @@ async function appendOnce(
     createdAt: recordedAt,
     keyId: ctx.keys.signing.keyId,
   };
-  const [signature] = await signer([checkpointSigningInput(body)]);
+  const [signature] = await signer([checkpointSigningInput(body)], { urgent: true });
 
   const { sqlite } = ctx.conn;
   const insertRecord = sqlite.prepare(INSERT_RECORD);
@@ -271,11 +225,17 @@ export async function appendRecords(
   const signer = options.signer ?? ctx.signer ?? inlineSigner(ctx);
   let committer = committers.get(ctx);
   if (!committer) {
-    committer = new GroupCommit((all, group, notes) => {
-      // Whose append a refusal's alert names: the first caller that said.
-      const triggeredBy = (notes as (string | null)[]).find((n) => n !== null) ?? null;
-      return appendUnderLease(ctx, all, group as Signer, triggeredBy);
-    }, MAX_GROUP_RECORDS);
+    committer = new GroupCommit<RecordInput, AppendResult, Promise<SealedGroup>>(
+      (all, group, notes, prepared) => {
+        // Whose append a refusal's alert names: the first caller that said.
+        const triggeredBy = (notes as (string | null)[]).find((n) => n !== null) ?? null;
+        return appendUnderLease(ctx, all, group as Signer, triggeredBy, prepared);
+      },
+      MAX_GROUP_RECORDS,
+      // Sealed and signed while the group before commits: after its records, or after the head.
+      async (all, group, after) =>
+        sealGroup(ctx, all, group as Signer, after ? (await after).next : readHead(ctx)),
+    );
     committers.set(ctx, committer);
   }
   // Callers with the same signer share a commit, whoever they are: fifty patients' views, one
@@ -287,11 +247,15 @@ export async function appendRecords(
   };
 }
 
-/** A group grows to about this many records; a single larger append is committed alone. */
-const MAX_GROUP_RECORDS = 2_000;
+/**
+ * A group grows to about this many records; a single larger append is committed alone. Its
+ * insert transaction blocks the thread that serves requests (about 17 µs a record), so groups
+ * stay at one API batch.
+ */
+const MAX_GROUP_RECORDS = 1_000;
 const committers = processWide(
   "append-committers",
-  () => new WeakMap<AppContext, GroupCommit<RecordInput, AppendResult>>(),
+  () => new WeakMap<AppContext, GroupCommit<RecordInput, AppendResult, Promise<SealedGroup>>>(),
 );
 
 async function appendUnderLease(
@@ -299,6 +263,7 @@ async function appendUnderLease(
   inputs: readonly RecordInput[],
   signer: Signer,
   triggeredBy: string | null,
+  prepared: Promise<SealedGroup> | null,
 ): Promise<AppendResult> {
   const deadline = performance.now() + APPEND_DEADLINE_MS;
   // First, outside the lease: a file an intruder edited (a trigger on the lease table, say)
@@ -309,7 +274,7 @@ async function appendUnderLease(
     try {
       // Checked under the lease, so the head this append extends is the one verified.
       await assertTrailWritable(ctx, triggeredBy);
-      return await appendOnce(ctx, inputs, signer, holder);
+      return await appendOnce(ctx, inputs, signer, holder, prepared);
     } catch (error) {
       // The lease lapses on its own: releasing it would wait for the lock once more.
       if (isBusy(error)) throw new TrailBusyError("the database stayed locked", { cause: error });
@@ -322,6 +287,7 @@ async function appendUnderLease(
       // Another writer made progress, so the trail is alive: take the next turn.
       if (!(error instanceof AppendConflict)) throw error;
       if (performance.now() > deadline) throw new TrailBusyError(error.message, { cause: error });
+      prepared = null;
     }
   }
 }

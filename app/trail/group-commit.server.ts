@@ -2,6 +2,10 @@
 // all of them together. Each caller's promise settles only when its own items are committed, so
 // what a caller was told is stored is durable; many callers share one transaction and one
 // checkpoint instead of paying for one each (docs/decisions/008).
+//
+// The commits are pipelined: while one group commits, the next is taken as soon as callers
+// queue and prepared (for appends: sealed and signed) against the state the running commit will
+// leave, so the signing threads never wait for the writer. Commits themselves stay one at a time.
 
 type Job<T, R> = {
   items: readonly T[];
@@ -12,17 +16,31 @@ type Job<T, R> = {
   reject: (error: unknown) => void;
 };
 
-export class GroupCommit<T, R> {
+/** A group taken from the queue, with what was prepared for it. */
+type Taken<T, R, P> = { jobs: Job<T, R>[]; prepared: P | null };
+
+export class GroupCommit<T, R, P = never> {
   private readonly queue: Job<T, R>[] = [];
   private running = false;
+  /** Wakes the drain when a caller queues while a commit runs and no next group is taken. */
+  private wake: (() => void) | null = null;
 
   /**
-   * @param commit stores the items of several callers at once, all or nothing
+   * @param commit stores the items of several callers at once, all or nothing, given what was
+   *   prepared for them (which it must check still holds)
    * @param maxItems a group stops growing past this many items (one caller may exceed it alone)
+   * @param prepare work for a group that may start before the commit ahead of it has ended:
+   *   `after` is what was prepared for that commit, null when none is running
    */
   constructor(
-    private readonly commit: (items: T[], group: unknown, notes: unknown[]) => Promise<R>,
+    private readonly commit: (
+      items: T[],
+      group: unknown,
+      notes: unknown[],
+      prepared: P | null,
+    ) => Promise<R>,
     private readonly maxItems: number,
+    private readonly prepare?: (items: T[], group: unknown, after: P | null) => P,
   ) {}
 
   /**
@@ -37,6 +55,7 @@ export class GroupCommit<T, R> {
     return new Promise((resolve, reject) => {
       this.queue.push({ items, group, note, resolve, reject });
       if (!this.running) void this.drain();
+      else this.wake?.();
     });
   }
 
@@ -57,28 +76,56 @@ export class GroupCommit<T, R> {
     return taken;
   }
 
+  private take(after: P | null): Taken<T, R, P> {
+    const jobs = this.takeGroup();
+    const items = jobs.flatMap((j) => j.items);
+    return { jobs, prepared: this.prepare ? this.prepare(items, jobs[0]!.group, after) : null };
+  }
+
+  /** Commits one group and settles its callers; never throws. */
+  private async run({ jobs, prepared }: Taken<T, R, P>): Promise<void> {
+    try {
+      const result = await this.commit(
+        jobs.flatMap((j) => j.items),
+        jobs[0]!.group,
+        jobs.map((j) => j.note),
+        prepared,
+      );
+      let offset = 0;
+      for (const job of jobs) {
+        job.resolve({ result, offset });
+        offset += job.items.length;
+      }
+    } catch (error) {
+      for (const job of jobs) job.reject(error);
+    }
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.queue.length > 0) {
-        const jobs = this.takeGroup();
-        try {
-          const result = await this.commit(
-            jobs.flatMap((j) => j.items),
-            jobs[0]!.group,
-            jobs.map((j) => j.note),
-          );
-          let offset = 0;
-          for (const job of jobs) {
-            job.resolve({ result, offset });
-            offset += job.items.length;
+      let current: Taken<T, R, P> | null = this.take(null);
+      while (current) {
+        let ended = false;
+        const committing = this.run(current).then(() => {
+          ended = true;
+        });
+        let next: Taken<T, R, P> | null = null;
+        // Until this commit ends, the first callers to queue become the next group, prepared now.
+        while (!ended && !next) {
+          if (this.queue.length > 0) {
+            next = this.take(current.prepared);
+            break;
           }
-        } catch (error) {
-          for (const job of jobs) job.reject(error);
+          await Promise.race([committing, new Promise<void>((wake) => (this.wake = wake))]);
+          this.wake = null;
         }
+        await committing;
+        current = next ?? (this.queue.length > 0 ? this.take(null) : null);
       }
     } finally {
       this.running = false;
+      this.wake = null;
     }
   }
 }

@@ -69,4 +69,86 @@ describe("group commit", () => {
     expect(batches).toEqual([[1], [2, 4, 5], [3], [6]]);
     expect(done.map((d) => d.offset)).toEqual([0, 0, 0, 1, 0]);
   });
+
+  it("prepares the next group while one commits, and commits them one at a time, in order", async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const committer = new GroupCommit<number, string, string>(
+      async (items, _group, _notes, prepared) => {
+        events.push(`commit ${items.join(",")} with ${prepared}`);
+        if (items[0] === 1) await gate;
+        events.push(`committed ${items.join(",")}`);
+        return "ok";
+      },
+      10,
+      (items, _group, after) => {
+        events.push(`prepare ${items.join(",")} after ${after}`);
+        return `p${items.join(",")}`;
+      },
+    );
+    const first = committer.submit([1], "a");
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = [committer.submit([2], "a"), committer.submit([3], "a")];
+    await new Promise((resolve) => setImmediate(resolve));
+    // The second group is prepared against the first while the first has not committed.
+    expect(events).toEqual(["prepare 1 after null", "commit 1 with p1", "prepare 2,3 after p1"]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(events.slice(3)).toEqual(["committed 1", "commit 2,3 with p2,3", "committed 2,3"]);
+  });
+
+  it("hands a group's records to the signer before the group ahead of it has committed", async () => {
+    const ctx = makeTestContext();
+    const inline = inlineSigner(ctx);
+    const calls: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The first checkpoint waits: meanwhile the next group's records must already be signing.
+    const gated: Signer = async (inputs, options) => {
+      calls.push(options?.urgent ? "checkpoint" : `records ${inputs.length}`);
+      if (options?.urgent && calls.filter((c) => c === "checkpoint").length === 1) await gate;
+      return inline(inputs, options);
+    };
+    const first = appendRecords(ctx, [sampleRecord(0)], { signer: gated });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = appendRecords(ctx, [sampleRecord(1), sampleRecord(2)], { signer: gated });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toEqual(["records 1", "checkpoint", "records 2"]);
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.records.map((r) => r.seq)).toEqual([1]);
+    expect(b.records.map((r) => r.seq)).toEqual([2, 3]);
+    expect(b.checkpoint.number).toBe(a.checkpoint.number + 1);
+    expect((await ensureTrailIntact(ctx, { viewerId: null, force: true })).ok).toBe(true);
+  });
+
+  it("seals a prepared group again when the group it was sealed after fails", async () => {
+    const ctx = makeTestContext();
+    const inline = inlineSigner(ctx);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let checkpoints = 0;
+    // The first group's checkpoint cannot be signed: the second was sealed as seq 2 after it.
+    const failing: Signer = async (inputs, options) => {
+      if (options?.urgent && ++checkpoints === 1) {
+        await gate;
+        throw new Error("signer gone");
+      }
+      return inline(inputs, options);
+    };
+    const first = appendRecords(ctx, [sampleRecord(0)], { signer: failing });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = appendRecords(ctx, [sampleRecord(1)], { signer: failing });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    await expect(first).rejects.toThrow("signer gone");
+    const stored = await second;
+    expect(stored.records.map((r) => r.seq)).toEqual([1]);
+    const rows = ctx.conn.sqlite
+      .prepare("SELECT seq, log_id, prev_log_id FROM audit_records")
+      .all();
+    expect(rows).toEqual([{ seq: 1, log_id: stored.records[0]!.logId, prev_log_id: null }]);
+    expect((await ensureTrailIntact(ctx, { viewerId: null, force: true })).ok).toBe(true);
+  });
 });

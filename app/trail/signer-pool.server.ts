@@ -1,13 +1,16 @@
 import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import { Worker } from "node:worker_threads";
+import { lowerThreadPrioritySource } from "../../db/thread-priority";
 import type { Signer } from "./append.server";
 
 // RSA signing is the cost of an append; bulk imports spread it over every core. The worker is
 // plain CommonJS evaluated from this string, so it runs the same from source and from a bundle.
-const WORKER_SOURCE = `
+// The bulk signing threads run below the process's priority (db/thread-priority.ts).
+const workerSource = (nice: number) => `
 const { parentPort, workerData } = require("node:worker_threads");
 const { constants, createPrivateKey, sign } = require("node:crypto");
+${lowerThreadPrioritySource(nice)}
 const key = createPrivateKey(workerData.pem);
 parentPort.on("message", ({ id, inputs }) => {
   const signatures = inputs.map((input) =>
@@ -17,22 +20,30 @@ parentPort.on("message", ({ id, inputs }) => {
 });
 `;
 
+/** How much lower than the process the bulk signing threads run (a nice value, 0 to 19). */
+export const SIGNER_NICE = 10;
+
 export type SignerPool = { sign: Signer; threads: number; close: () => Promise<void> };
 
-/** A pool of signing threads, one per core by default. */
+type Pending = { resolve: (s: Uint8Array[]) => void; reject: (e: Error) => void; worker: Worker };
+
+/**
+ * A pool of signing threads: one per core by default for records, below the process's priority,
+ * and one more at the process's priority for urgent inputs (a checkpoint, which a whole commit
+ * waits for): it never queues behind another group's records.
+ */
 export function createSignerPool(
   privateKey: KeyObject,
   threads = os.availableParallelism(),
 ): SignerPool {
   const pem = privateKey.export({ type: "pkcs8", format: "pem" });
-  const workers = Array.from(
-    { length: threads },
-    () => new Worker(WORKER_SOURCE, { eval: true, workerData: { pem } }),
-  );
+  const spawn = (nice: number) =>
+    new Worker(workerSource(nice), { eval: true, workerData: { pem } });
+  const workers = Array.from({ length: threads }, () => spawn(SIGNER_NICE));
+  const urgent = spawn(0);
   let nextId = 0;
-  type Pending = { resolve: (s: Uint8Array[]) => void; reject: (e: Error) => void; worker: Worker };
   const pending = new Map<number, Pending>();
-  for (const worker of workers) {
+  for (const worker of [...workers, urgent]) {
     worker.on("message", ({ id, signatures }: { id: number; signatures: Uint8Array[] }) => {
       pending.get(id)?.resolve(signatures);
       pending.delete(id);
@@ -57,8 +68,11 @@ export function createSignerPool(
         own.map((input) => input.buffer),
       );
     });
+  const toBuffers = (parts: Uint8Array[]) =>
+    parts.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength));
 
-  const sign: Signer = async (inputs) => {
+  const sign: Signer = async (inputs, options) => {
+    if (options?.urgent) return toBuffers(await run(urgent, inputs));
     const share = Math.ceil(inputs.length / threads);
     const parts = await Promise.all(
       workers.map((worker, i) => {
@@ -66,13 +80,13 @@ export function createSignerPool(
         return slice.length ? run(worker, slice) : Promise.resolve([]);
       }),
     );
-    return parts.flat().map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength));
+    return toBuffers(parts.flat());
   };
   return {
     sign,
     threads,
     close: async () => {
-      await Promise.all(workers.map((w) => w.terminate()));
+      await Promise.all([...workers, urgent].map((w) => w.terminate()));
     },
   };
 }
