@@ -11,6 +11,7 @@ import { startDailyAnchor } from "../app/trail/anchor-mail.server";
 import { startNotices } from "../app/services/notices.server";
 import { createSignerPool } from "../app/trail/signer-pool.server";
 import { startWitnessing, type Witnessing } from "../app/trail/witnessing.server";
+import { startWalCheckpointer } from "../db/wal-checkpointer";
 import { requestGuards } from "./request-guards";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -97,6 +98,8 @@ export async function startServer(
   // Records and checkpoints are signed on every core, never on the thread that serves requests.
   const pool = createSignerPool(ctx.keys.signing.privateKey);
   ctx.signer = pool.sign;
+  // Nor does it copy the write-ahead log back into the database file inside a commit.
+  const checkpointer = startWalCheckpointer(ctx.conn);
   let server: Server;
   let witnessing: Witnessing;
   try {
@@ -108,7 +111,7 @@ export async function startServer(
       s.once("error", reject);
     });
   } catch (error) {
-    await pool.close();
+    await Promise.all([pool.close(), checkpointer.stop()]);
     throw error;
   }
   const stopDailyAnchor = startDailyAnchor(ctx);
@@ -128,7 +131,13 @@ export async function startServer(
       new Promise((resolve) => {
         server.close(() => {
           // The witnesses' sender, the daily anchor and the notices stop first: they use the database.
-          void Promise.all([witnessing.stop(), stopDailyAnchor(), stopNotices()]).then(async () => {
+          const stopped = [
+            witnessing.stop(),
+            stopDailyAnchor(),
+            stopNotices(),
+            checkpointer.stop(),
+          ];
+          void Promise.all(stopped).then(async () => {
             ctx.conn.sqlite.close();
             await pool.close();
             resolve();
