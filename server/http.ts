@@ -11,6 +11,7 @@ import { startDailyAnchor } from "../app/trail/anchor-mail.server";
 import { startNotices } from "../app/services/notices.server";
 import { createSignerPool } from "../app/trail/signer-pool.server";
 import { startWitnessing, type Witnessing } from "../app/trail/witnessing.server";
+import { startOutsideWriteWatch } from "../app/trail/outside-write-watch.server";
 import { startWalCheckpointer } from "../db/wal-checkpointer";
 import { requestGuards } from "./request-guards";
 
@@ -116,6 +117,7 @@ export async function startServer(
   }
   const stopDailyAnchor = startDailyAnchor(ctx);
   const stopNotices = startNotices(ctx);
+  const stopWatch = startOutsideWriteWatch(ctx);
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const host = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(config.HOST)
@@ -130,11 +132,13 @@ export async function startServer(
     close: () =>
       new Promise((resolve) => {
         server.close(() => {
-          // The witnesses' sender, the daily anchor and the notices stop first: they use the database.
+          // The witnesses' sender, the daily anchor, the notices, the watch for other processes'
+          // writes and the log's checkpoints stop first: they use the database.
           const stopped = [
             witnessing.stop(),
             stopDailyAnchor(),
             stopNotices(),
+            stopWatch(),
             checkpointer.stop(),
           ];
           void Promise.all(stopped).then(async () => {
