@@ -1,3 +1,4 @@
+import { repeatRounds } from "../utils/repeat.server";
 import type { AppContext } from "../context.server";
 import { isEmergency } from "../fhir/purpose-of-use";
 import {
@@ -206,25 +207,9 @@ export async function runNoticeRound(ctx: AppContext): Promise<{ sent: number }>
 
 /** Runs a round every `everyMs` (a minute) until stopped; a failed round is tried again at the next. */
 export function startNotices(ctx: AppContext, everyMs = 60_000): () => Promise<void> {
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  let current: Promise<void> = Promise.resolve();
-  const tick = async () => {
-    try {
-      await runNoticeRound(ctx);
-    } catch (error) {
-      console.error(`The notice round failed and runs again: ${(error as Error).name}`);
-    }
-    if (!stopped) schedule();
-  };
-  const schedule = () => {
-    timer = setTimeout(() => (current = tick()), everyMs);
-    timer.unref();
-  };
-  schedule();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    return current;
-  };
+  return repeatRounds(
+    () => runNoticeRound(ctx),
+    { everyMs },
+    (error) => console.error(`The notice round failed and runs again: ${error.name}`),
+  );
 }

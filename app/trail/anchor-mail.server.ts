@@ -1,3 +1,4 @@
+import { repeatRounds } from "../utils/repeat.server";
 import type { AppContext } from "../context.server";
 import { toBase64 } from "../crypto/note";
 import { mailAdmins, type Delivery } from "./alerts.server";
@@ -113,27 +114,10 @@ export function startDailyAnchor(
   ctx: AppContext,
   timing: DailyAnchorTiming = DEFAULT_TIMING,
 ): () => Promise<void> {
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  let current: Promise<void> = Promise.resolve();
-  const schedule = (ms: number) => {
-    timer = setTimeout(() => (current = tick()), ms);
-    timer.unref();
-  };
-  const tick = async () => {
-    try {
-      await mailDailyAnchor(ctx);
-    } catch (error) {
-      console.error(
-        `Could not send the daily checkpoint anchor, retried later: ${(error as Error).message}`,
-      );
-    }
-    if (!stopped) schedule(timing.everyMs);
-  };
-  schedule(timing.firstMs);
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    return current;
-  };
+  return repeatRounds(
+    () => mailDailyAnchor(ctx),
+    timing,
+    (error) =>
+      console.error(`Could not send the daily checkpoint anchor, retried later: ${error.message}`),
+  );
 }

@@ -1,3 +1,4 @@
+import { repeatRounds } from "../utils/repeat.server";
 import { fileIdOf } from "../../db/connection";
 import type { AppContext } from "../context.server";
 import { ensureTrailIntact } from "./guard.server";
@@ -27,9 +28,6 @@ export function startOutsideWriteWatch(
   ctx: AppContext,
   timing: WatchTiming = DEFAULT_TIMING,
 ): () => Promise<void> {
-  let stopped = false;
-  let timer: NodeJS.Timeout | null = null;
-  let current: Promise<void> = Promise.resolve();
   let seen = "";
   let lastChange = 0;
   let firstChange: number | null = null;
@@ -53,22 +51,7 @@ export function startOutsideWriteWatch(
     const status = await ensureTrailIntact(ctx, { viewerId: WATCH_TRIGGER });
     if (!status.ok) await status.alert;
   };
-  const tick = async () => {
-    try {
-      await look();
-    } catch (error) {
-      console.error(`The check after another process's write failed: ${(error as Error).message}`);
-    }
-    if (!stopped) schedule();
-  };
-  const schedule = () => {
-    timer = setTimeout(() => (current = tick()), timing.everyMs);
-    timer.unref();
-  };
-  schedule();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    return current;
-  };
+  return repeatRounds(look, timing, (error) =>
+    console.error(`The check after another process's write failed: ${error.message}`),
+  );
 }
