@@ -233,8 +233,13 @@ export async function appendRecords(
       },
       MAX_GROUP_RECORDS,
       // Sealed and signed while the group before commits: after its records, or after the head.
-      async (all, group, after) =>
-        sealGroup(ctx, all, group as Signer, after ? (await after).next : readHead(ctx)),
+      (all, group, after) => {
+        const sealing = (async () =>
+          sealGroup(ctx, all, group as Signer, after ? (await after).next : readHead(ctx)))();
+        // A commit refused before it looks (a compromised trail) must not leave it unheard.
+        sealing.catch(() => undefined);
+        return sealing;
+      },
     );
     committers.set(ctx, committer);
   }

@@ -1,8 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { makeTestContext } from "../../tests/context";
-import { sampleRecord } from "../../tests/trail";
+import { intrude, sampleRecord, seedTrail } from "../../tests/trail";
 import { appendRecords, inlineSigner, type Signer } from "./append.server";
-import { ensureTrailIntact } from "./guard.server";
+import { ensureTrailIntact, TrailCompromisedError } from "./guard.server";
 import { GroupCommit } from "./group-commit.server";
 
 // Appends that arrive together are committed together: one transaction, one checkpoint.
@@ -150,5 +150,28 @@ describe("group commit", () => {
       .all();
     expect(rows).toEqual([{ seq: 1, log_id: stored.records[0]!.logId, prev_log_id: null }]);
     expect((await ensureTrailIntact(ctx, { viewerId: null, force: true })).ok).toBe(true);
+  });
+
+  it("refuses an append over an edited frontier, leaving no failure unheard", async () => {
+    const ctx = makeTestContext();
+    await seedTrail(ctx, 4);
+    expect((await ensureTrailIntact(ctx, { viewerId: null })).ok).toBe(true);
+    // The group is sealed after the head, whose frontier no longer folds to its signed root.
+    intrude(ctx, (db) =>
+      db.prepare("UPDATE checkpoints SET frontier = randomblob(length(frontier))").run(),
+    );
+    const unheard = vi.fn();
+    process.on("unhandledRejection", unheard);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      await expect(appendRecords(ctx, [sampleRecord(9)])).rejects.toBeInstanceOf(
+        TrailCompromisedError,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unheard).not.toHaveBeenCalled();
+    } finally {
+      process.off("unhandledRejection", unheard);
+      warn.mockRestore();
+    }
   });
 });
