@@ -2,12 +2,12 @@
 import fs from "node:fs";
 import Database from "better-sqlite3";
 import { loadTrustedPublicKeys } from "../app/keys.server";
-import { verifyTrail } from "../app/trail/verify.server";
+import { verifyTrailAsync } from "../app/trail/verify.server";
 
 const [dbPath, keysDir, origin] = process.argv.slice(2) as [string, string, string];
 const sqlite = new Database(dbPath, { readonly: true });
 const started = performance.now();
-const report = verifyTrail(sqlite, loadTrustedPublicKeys(keysDir), {
+const report = await verifyTrailAsync(sqlite, loadTrustedPublicKeys(keysDir), {
   origin,
   head: { state: "not_checked" },
 });

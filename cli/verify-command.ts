@@ -9,7 +9,7 @@ import { loadConfig } from "../app/config.server";
 import { keyIdOf, loadTrustedPublicKeys } from "../app/keys.server";
 import { formatFindings } from "../app/trail/alerts.server";
 import { verifyExport } from "../app/trail/export-verify.server";
-import { verifyTrail } from "../app/trail/verify.server";
+import { verifyTrailAsync } from "../app/trail/verify.server";
 import { readHead, type HeadRead } from "../app/trail/witness.server";
 import {
   askWitnesses,
@@ -175,7 +175,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
       }
       const stored = await storedHeads(sqlite, witnesses, origin);
       const bar = progressBar("Verifying");
-      const trail = verifyTrail(sqlite, keys, {
+      const trail = await verifyTrailAsync(sqlite, keys, {
         origin,
         head: head.state === "witnessed" ? { state: "not_checked" } : head,
         witnessed: headsToExtend(witnesses, live, stored),

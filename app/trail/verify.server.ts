@@ -1,15 +1,11 @@
 import type { KeyObject } from "node:crypto";
 import type Database from "better-sqlite3";
-import { Frontier, hashPrefixed } from "../crypto/merkle.server";
+import { Frontier } from "../crypto/merkle.server";
+import { rebuildTree, type RebuiltTree, type Steps } from "./tree-pass.server";
 import { checkSignature } from "../crypto/signing.server";
 import { checkAnchor, checkWitnessed, type WitnessedHead } from "./anchor-check.server";
 import { classifyRecords } from "./classify.server";
-import {
-  checkpointSigningInput,
-  SQL_LEAF_WITH_PREFIX,
-  SQL_TYPES_OK,
-  type CheckpointBody,
-} from "./encoding.server";
+import { checkpointSigningInput, type CheckpointBody } from "./encoding.server";
 import type { Finding } from "./findings";
 import { checkSignedTable } from "./signed-rows.server";
 import type { HeadRead } from "./witness.server";
@@ -50,24 +46,12 @@ export type VerifyOptions = {
   witnessed?: readonly WitnessedHead[];
   /** Called as rows are checked: (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Worker threads that read and hash the rows beside the verifying thread, each on its own
+   * connection to `file` (verifyTrailAsync only). By default, every core for 20,000 rows or more.
+   */
+  leafThreads?: number;
 };
-
-const CHUNK = 500;
-const SELECT_LEAVES = `SELECT seq, log_id, key_id, ${SQL_LEAF_WITH_PREFIX}, ${SQL_TYPES_OK} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ${CHUNK}`;
-
-/** The fast pass's view of a record: position, ids, and 0x00 ‖ its leaf input. */
-type Leaf = [seq: number, logId: unknown, keyId: unknown, prefixedLeaf: Buffer, typesOk: number];
-
-function* leafChunks(sqlite: Database.Database): Generator<Leaf[]> {
-  const select = sqlite.prepare(SELECT_LEAVES).raw(true);
-  let after = Number.MIN_SAFE_INTEGER;
-  for (;;) {
-    const rows = select.all(after) as Leaf[];
-    if (rows.length === 0) return;
-    after = rows[rows.length - 1]![0];
-    yield rows;
-  }
-}
 
 function readCheckpoint(
   sqlite: Database.Database,
@@ -171,10 +155,11 @@ export function verifyTrail(
 ): VerifyReport {
   // One read transaction: every statement sees the same snapshot, so an append committed by
   // another process half-way through is neither half-seen nor mistaken for an insertion.
-  const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options));
+  const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, { ...options, leafThreads: 0 }));
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
+    if (step.value) throw new Error("a synchronous pass has nothing to wait for");
   }
 }
 
@@ -189,17 +174,23 @@ export async function verifyTrailAsync(
   options: VerifyOptions,
 ): Promise<VerifyReport> {
   const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options));
+  let outcome: { value?: unknown; error?: unknown } = {};
   for (;;) {
-    const step = steps.next();
+    const step = "error" in outcome ? steps.throw(outcome.error) : steps.next(outcome.value);
     if (step.done) return step.value;
-    await new Promise((resolve) => setImmediate(resolve));
+    if (!step.value) {
+      await new Promise((resolve) => setImmediate(resolve));
+      outcome = {};
+      continue;
+    }
+    outcome = await step.value.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
   }
 }
 
-function* inSnapshot<T>(
-  sqlite: Database.Database,
-  steps: () => Generator<void, T>,
-): Generator<void, T> {
+function* inSnapshot<T>(sqlite: Database.Database, steps: () => Steps<T>): Steps<T> {
   if (sqlite.inTransaction) return yield* steps();
   sqlite.exec("BEGIN");
   try {
@@ -214,7 +205,7 @@ function* verifySteps(
   sqlite: Database.Database,
   keys: Map<string, KeyObject>,
   options: VerifyOptions,
-): Generator<void, VerifyReport> {
+): Steps<VerifyReport> {
   const findings: Finding[] = [];
   const newest = readCheckpoint(sqlite, "ORDER BY number DESC LIMIT 1");
   if (newest) findings.push(...checkCheckpoint(newest, keys, options.origin));
@@ -227,38 +218,29 @@ function* verifySteps(
 
   const total = (sqlite.prepare("SELECT count(*) AS n FROM audit_records").get() as { n: number })
     .n;
-  const frontier = Frontier.empty();
-  let expected = 1;
-  let wellFormed = true;
   const witnessed = options.witnessed ?? [];
   // The root the records give at each size an anchor names.
   const anchorSizes = new Set([witness?.treeSize ?? 0, ...witnessed.map((h) => h.treeSize)]);
-  const rootsAt = new Map<number, Buffer>();
-  let lastLogId: string | null = null;
-  let keysKnown = true;
-  for (const leaves of leafChunks(sqlite)) {
-    for (const [seq, logId, keyId, prefixedLeaf, typesOk] of leaves) {
-      if (typesOk !== 1 || seq !== expected) wellFormed = false;
-      expected = seq + 1;
-      if (typeof keyId !== "string" || !keys.has(keyId)) keysKnown = false;
-      frontier.append(hashPrefixed(prefixedLeaf));
-      if (anchorSizes.has(frontier.treeSize)) rootsAt.set(frontier.treeSize, frontier.root());
-      lastLogId = typeof logId === "string" ? logId : null;
-    }
-    options.onProgress?.(frontier.treeSize, total);
-    yield;
-  }
-  const witnessRootOk =
-    !witness || witness.treeSize === 0 || !!rootsAt.get(witness.treeSize)?.equals(witness.rootHash);
-  const sealed =
-    wellFormed &&
-    keysKnown &&
-    witnessRootOk &&
+  const reproduces = (tree: RebuiltTree) =>
+    tree.frontier.treeSize === total &&
+    tree.wellFormed &&
+    tree.keysKnown &&
+    (!witness ||
+      witness.treeSize === 0 ||
+      !!tree.rootsAt.get(witness.treeSize)?.equals(witness.rootHash)) &&
     (newest
-      ? frontier.treeSize === newest.treeSize &&
-        frontier.root().equals(newest.rootHash) &&
-        lastLogId === newest.lastLogId
+      ? tree.frontier.treeSize === newest.treeSize &&
+        tree.frontier.root().equals(newest.rootHash) &&
+        tree.lastLogId === newest.lastLogId
       : total === 0);
+  const tree = yield* rebuildTree(sqlite, total, {
+    keys,
+    anchorSizes,
+    reproduces,
+    threads: options.leafThreads,
+    onProgress: options.onProgress,
+  });
+  const sealed = reproduces(tree);
 
   if (!sealed) {
     const named = classifyRecords(sqlite, keys, newest);
@@ -272,7 +254,9 @@ function* verifySteps(
       });
     }
   }
-  findings.push(...checkWitnessed(sqlite, witnessed, rootsAt, frontier.treeSize, findings));
+  findings.push(
+    ...checkWitnessed(sqlite, witnessed, tree.rootsAt, tree.frontier.treeSize, findings),
+  );
   const [users, sources, invitations] = (["users", "sources", "invitations"] as const).map(
     (table) => checkSignedTable(sqlite, keys, table),
   ) as [
