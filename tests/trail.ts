@@ -1,6 +1,11 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import Database from "better-sqlite3";
+import { afterAll } from "vitest";
+import { openDatabase } from "../db/connection";
 import { appendRecords, type RecordInput } from "../app/trail/append.server";
-import type { TestContext } from "./context";
+import { makeTestContext, type TestContext } from "./context";
 
 const ACTIONS = ["read", "update", "create", "print"];
 const TABLES = ["medications", "lab_results", "allergies", "notes"];
@@ -40,4 +45,34 @@ export function intrude<T>(ctx: TestContext, act: (db: Database.Database) => T):
   } finally {
     db.close();
   }
+}
+
+// Seeded trails by size, kept as files for the test file's run: seeding signs every record.
+const templates = new Map<string, string>();
+afterAll(() => {
+  for (const file of templates.values())
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  templates.clear();
+});
+
+/**
+ * A fresh context on a copy of a trail of `count` records appended `batch` at a time: seeded
+ * once per test file and size, then copied for each test, which may tamper with its copy.
+ */
+export async function copyOfSeededTrail(count: number, batch: number): Promise<TestContext> {
+  const ctx = makeTestContext();
+  const key = `${count}:${batch}`;
+  const template = templates.get(key);
+  if (!template) {
+    await seedTrail(ctx, count, batch);
+    ctx.conn.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ehr-seeded-")), "trail.db");
+    fs.copyFileSync(ctx.config.DATABASE_PATH, file);
+    templates.set(key, file);
+    return ctx;
+  }
+  ctx.conn.sqlite.close();
+  fs.copyFileSync(template, ctx.config.DATABASE_PATH);
+  ctx.conn = openDatabase(ctx.config.DATABASE_PATH);
+  return ctx;
 }

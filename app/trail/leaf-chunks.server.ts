@@ -1,7 +1,7 @@
 import { hash } from "node:crypto";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import type Database from "better-sqlite3";
+import Database from "better-sqlite3";
 import { lowerThreadPrioritySource } from "../../db/thread-priority";
 import { SQL_LEAF_WITH_PREFIX, SQL_TYPES_OK } from "./encoding.server";
 
@@ -73,9 +73,10 @@ export function* leafChunksInThread(sqlite: Database.Database): Generator<LeafCh
   }
 }
 
-// Each worker reads the chunks j ≡ its number (mod threads), chunk j holding seq in
-// (j·CHUNK_ROWS, (j+1)·CHUNK_ROWS], in one read transaction, and keeps at most WINDOW chunks
-// ahead of the pass, so memory stays flat however large the table.
+// Each worker opens its connection at once and waits. Told to read, it takes its snapshot,
+// says so, then reads the chunks j ≡ its number (mod threads), chunk j holding seq in
+// (j·CHUNK_ROWS, (j+1)·CHUNK_ROWS], in that one read transaction, and keeps at most WINDOW
+// chunks ahead of the pass, so memory stays flat however large the table.
 const WINDOW = 8;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
@@ -88,13 +89,22 @@ const db = new Database(workerData.file, { readonly: true, fileMustExist: true }
 db.pragma("busy_timeout = 5000");
 const select = db.prepare(workerData.sql).raw(true);
 let acked = 0;
+let plan = null;
 let wake = null;
-parentPort.on("message", () => { acked += 1; if (wake) wake(); });
+parentPort.on("message", (message) => {
+  if (message === "ack") acked += 1;
+  else plan = message;
+  if (wake) wake();
+});
+const next = () => new Promise((resolve) => (wake = resolve));
 (async () => {
+  while (!plan) await next();
   db.exec("BEGIN");
+  select.all(0, 0); // the snapshot is taken by the transaction's first read
+  parentPort.postMessage({ ready: true });
   let sent = 0;
-  for (let j = workerData.first; j < workerData.chunks; j += workerData.step) {
-    while (sent - acked >= workerData.window) await new Promise((resolve) => (wake = resolve));
+  for (let j = workerData.first; j < plan.chunks; j += workerData.step) {
+    while (sent - acked >= workerData.window) await next();
     const chunk = leafChunkOf(select.all(j * workerData.rows, (j + 1) * workerData.rows), sha256);
     parentPort.postMessage({ j, chunk }, [chunk.hashes.buffer]);
     sent += 1;
@@ -106,48 +116,59 @@ parentPort.on("message", () => { acked += 1; if (wake) wake(); });
 
 const DRIVER = createRequire(import.meta.url).resolve("better-sqlite3");
 
-export type ParallelChunks = {
-  /** The chunks in order, each a promise: iterate once. */
-  chunks: Iterable<Promise<LeafChunk>>;
+export type LeafWorkers = {
+  /**
+   * Reads records seq 1 … `total`: each worker takes its snapshot (`snapshots` resolves when
+   * all have), then reads its chunks. The chunks are promises, in order: iterate once.
+   */
+  read: (total: number) => { snapshots: Promise<void>; chunks: Iterable<Promise<LeafChunk>> };
+  /** Whether no commit has reached the file since the workers were started. */
+  unchanged: () => boolean;
   close: () => Promise<void>;
 };
 
 /**
- * Records seq 1 … `total` of the database `file`, read and hashed by `threads` worker threads.
- * Meant for a trail whose seqs run 1 … total (the caller checks); each worker reads in a
- * snapshot of its own, so the caller must treat the result as a fast path only, and decide
- * from its own snapshot whenever the chunks do not reproduce the signed root.
+ * Worker threads to read and hash the records of the database `file`, each on a read-only
+ * connection of its own. Their snapshots are their own: a pass may use what they read only if
+ * `unchanged()`, asked once they all hold one, says no commit came between the pass's snapshot
+ * (taken after this call) and theirs. So start them before the pass's snapshot.
  */
-export function leafChunksInWorkers(file: string, total: number, threads: number): ParallelChunks {
-  const count = Math.ceil(total / CHUNK_ROWS);
-  const step = Math.max(1, Math.min(threads, count));
+export function startLeafWorkers(file: string, threads: number): LeafWorkers {
+  // PRAGMA data_version on a connection of its own changes with every other connection's commit.
+  const monitor = new Database(file, { readonly: true, fileMustExist: true });
+  const dataVersion = () => monitor.pragma("data_version", { simple: true }) as number;
+  const before = dataVersion();
   const arrived = new Map<number, LeafChunk>();
   const waiting = new Map<
     number,
     { resolve: (c: LeafChunk) => void; reject: (e: Error) => void }
   >();
+  // Who waits for the workers' snapshots, and for their failure.
+  const readied: (() => void)[] = [];
+  const failed: ((error: Error) => void)[] = [];
   let failure: Error | null = null;
   const fail = (error: Error) => {
     failure ??= error;
     for (const w of waiting.values()) w.reject(failure);
     waiting.clear();
+    for (const reject of failed) reject(failure);
   };
-  const workers = Array.from({ length: step }, (_, first) => {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        driver: DRIVER,
-        file,
-        sql: `SELECT ${SELECT_COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq`,
-        rows: CHUNK_ROWS,
-        chunks: count,
-        first,
-        step,
-        window: WINDOW,
-      },
-    });
-    worker.on("message", (m: { j: number; chunk: LeafChunk } | { error: string }) => {
+  const sql = `SELECT ${SELECT_COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq`;
+  const workers = Array.from({ length: threads }, (_, first) => {
+    const workerData = {
+      driver: DRIVER,
+      file,
+      sql,
+      rows: CHUNK_ROWS,
+      first,
+      step: threads,
+      window: WINDOW,
+    };
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+    type Message = { j: number; chunk: LeafChunk } | { error: string } | { ready: true };
+    worker.on("message", (m: Message) => {
       if ("error" in m) return fail(new Error(m.error));
+      if ("ready" in m) return readied.shift()?.();
       // Structured cloning hands the hashes over as a Uint8Array.
       const { hashes } = m.chunk;
       const chunk = {
@@ -172,15 +193,37 @@ export function leafChunksInWorkers(file: string, total: number, threads: number
         resolve(chunk);
       } else waiting.set(j, { resolve, reject });
     }).then((chunk) => {
-      workers[j % step]!.postMessage("ack");
+      workers[j % threads]!.postMessage("ack");
       return chunk;
     });
   return {
-    chunks: (function* () {
-      for (let j = 0; j < count; j++) yield take(j);
-    })(),
+    read: (total) => {
+      const count = Math.ceil(total / CHUNK_ROWS);
+      const snapshots = new Promise<void>((resolve, reject) => {
+        if (failure) return reject(failure);
+        let left = threads;
+        for (let i = 0; i < threads; i++) readied.push(() => --left === 0 && resolve());
+        failed.push(reject);
+      });
+      snapshots.catch(() => undefined);
+      for (const worker of workers) worker.postMessage({ chunks: count });
+      return {
+        snapshots,
+        chunks: (function* () {
+          for (let j = 0; j < count; j++) yield take(j);
+        })(),
+      };
+    },
+    unchanged: () => {
+      try {
+        return dataVersion() === before;
+      } catch {
+        return false;
+      }
+    },
     close: async () => {
       await Promise.all(workers.map((w) => w.terminate()));
+      monitor.close();
     },
   };
 }

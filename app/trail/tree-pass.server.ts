@@ -2,7 +2,12 @@ import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import type Database from "better-sqlite3";
 import { Frontier } from "../crypto/merkle.server";
-import { leafChunksInThread, leafChunksInWorkers, type LeafChunk } from "./leaf-chunks.server";
+import {
+  leafChunksInThread,
+  startLeafWorkers,
+  type LeafChunk,
+  type LeafWorkers,
+} from "./leaf-chunks.server";
 
 // The full pass's first part: the records' Merkle tree rebuilt from their rows, with the checks
 // that need every row (types, seqs 1, 2, 3 …, trusted key ids). docs/decisions/005 and 008.
@@ -58,11 +63,30 @@ function* treeOf(
 }
 
 /**
- * Rebuilds the tree of `sqlite`'s records (`total` of them, in its snapshot). With worker
- * threads, they read and hash beside this thread, each in a snapshot of its own; that result
- * is kept only when `reproduces` says it matches what this snapshot signed. Anything else (a
- * changed table, a worker that failed) is read again here, in this snapshot, which is then the
- * one every finding comes from.
+ * Worker threads for a pass about to start on `sqlite`: one per core (or `threads`) from
+ * WORKERS_FROM records on; none for a database in memory, or one already inside a transaction
+ * (its snapshot would be older than the workers could be shown to match). Start them before
+ * the pass's snapshot, and close them after it.
+ */
+export function leafWorkersFor(sqlite: Database.Database, threads?: number): LeafWorkers | null {
+  if (sqlite.memory || sqlite.inTransaction) return null;
+  const size = () =>
+    (sqlite.prepare("SELECT max(seq) FROM audit_records").pluck().get() as number | null) ?? 0;
+  const count = threads ?? (size() >= WORKERS_FROM ? os.availableParallelism() : 0);
+  if (count < 1) return null;
+  try {
+    return startLeafWorkers(sqlite.name, count);
+  } catch {
+    return null; // the file cannot be opened again: the pass reads in its own thread
+  }
+}
+
+/**
+ * Rebuilds the tree of `sqlite`'s records (`total` of them, in its snapshot). With `workers`,
+ * they read and hash beside this thread, each in a snapshot of its own; that result is used
+ * only if no commit came between this snapshot and theirs, and is kept only when `reproduces`
+ * says it matches what this snapshot signed. Anything else (a changed file, a worker that
+ * failed) is read again here, in this snapshot, which is then the one every finding comes from.
  */
 export function* rebuildTree(
   sqlite: Database.Database,
@@ -71,26 +95,26 @@ export function* rebuildTree(
     keys: Map<string, KeyObject>;
     anchorSizes: ReadonlySet<number>;
     reproduces: (tree: RebuiltTree) => boolean;
-    threads?: number;
+    workers: LeafWorkers | null;
     onProgress?: (done: number, total: number) => void;
   },
 ): Steps<RebuiltTree> {
   const progress = (done: number) => options.onProgress?.(done, total);
-  const threads = options.threads ?? (total >= WORKERS_FROM ? os.availableParallelism() : 0);
-  if (threads > 0 && !sqlite.memory && seqsRunOneToTotal(sqlite, total)) {
-    const parallel = leafChunksInWorkers(sqlite.name, total, threads);
+  const { workers } = options;
+  if (workers && seqsRunOneToTotal(sqlite, total)) {
     try {
-      const tree = yield* treeOf(parallel.chunks, options.keys, options.anchorSizes, progress);
-      if (options.reproduces(tree)) return tree;
+      const reading = workers.read(total);
+      yield reading.snapshots;
+      if (workers.unchanged()) {
+        const tree = yield* treeOf(reading.chunks, options.keys, options.anchorSizes, progress);
+        if (options.reproduces(tree)) return tree;
+      }
     } catch {
       // A worker could not read or hash: this thread reads instead.
-    } finally {
-      yield parallel.close();
     }
   }
   return yield* treeOf(leafChunksInThread(sqlite), options.keys, options.anchorSizes, progress);
 }
-
 /** Whether the seqs are exactly 1 … total, as appends leave them: the workers' chunks are ranges. */
 function seqsRunOneToTotal(sqlite: Database.Database, total: number): boolean {
   const { lo, hi } = sqlite

@@ -1,11 +1,7 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { openDatabase } from "../../db/connection";
-import { makeTestContext, type TestContext } from "../../tests/context";
-import { intrude, seedTrail } from "../../tests/trail";
-import { CHUNK_ROWS, leafChunksInThread, leafChunksInWorkers } from "./leaf-chunks.server";
+import { describe, expect, it } from "vitest";
+import type { TestContext } from "../../tests/context";
+import { copyOfSeededTrail, intrude } from "../../tests/trail";
+import { CHUNK_ROWS, leafChunksInThread, startLeafWorkers } from "./leaf-chunks.server";
 import { verifyTrail, verifyTrailAsync } from "./verify.server";
 
 // The full pass may read and hash the rows on worker threads. They must see exactly what the
@@ -14,26 +10,7 @@ import { verifyTrail, verifyTrailAsync } from "./verify.server";
 
 const RECORDS = CHUNK_ROWS * 2 + 37;
 
-let template: string | null = null;
-afterAll(() => {
-  if (template) fs.rmSync(path.dirname(template), { recursive: true, force: true });
-});
-
-/** A fresh trail of RECORDS records: seeded once, then copied for each test. */
-async function trail(): Promise<TestContext> {
-  const ctx = makeTestContext();
-  if (!template) {
-    await seedTrail(ctx, RECORDS, 500);
-    ctx.conn.sqlite.pragma("wal_checkpoint(TRUNCATE)");
-    template = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ehr-tree-pass-")), "trail.db");
-    fs.copyFileSync(ctx.config.DATABASE_PATH, template);
-    return ctx;
-  }
-  ctx.conn.sqlite.close();
-  fs.copyFileSync(template, ctx.config.DATABASE_PATH);
-  ctx.conn = openDatabase(ctx.config.DATABASE_PATH);
-  return ctx;
-}
+const trail = () => copyOfSeededTrail(RECORDS, 500);
 
 const options = (ctx: TestContext) => ({
   origin: ctx.config.TRAIL_ORIGIN,
@@ -41,11 +18,13 @@ const options = (ctx: TestContext) => ({
 });
 
 async function workerChunks(ctx: TestContext, threads: number) {
-  const parallel = leafChunksInWorkers(ctx.config.DATABASE_PATH, RECORDS, threads);
+  const workers = startLeafWorkers(ctx.config.DATABASE_PATH, threads);
   try {
-    return await Promise.all([...parallel.chunks]);
+    const reading = workers.read(RECORDS);
+    await reading.snapshots;
+    return await Promise.all([...reading.chunks]);
   } finally {
-    await parallel.close();
+    await workers.close();
   }
 }
 
@@ -114,13 +93,17 @@ describe("the full pass on worker threads", () => {
     expect(parallel).toEqual(serial);
   });
 
-  it("falls back to the verifying thread when a worker cannot read", async () => {
+  it("tells whether any commit reached the file since the workers started", async () => {
     const ctx = await trail();
-    const parallel = leafChunksInWorkers(`${ctx.config.DATABASE_PATH}.gone`, RECORDS, 2);
+    expect(() => startLeafWorkers(`${ctx.config.DATABASE_PATH}.gone`, 2)).toThrow();
+    const workers = startLeafWorkers(ctx.config.DATABASE_PATH, 2);
     try {
-      await expect(Promise.all([...parallel.chunks])).rejects.toThrow();
+      await workers.read(RECORDS).snapshots;
+      expect(workers.unchanged()).toBe(true);
+      intrude(ctx, (db) => db.prepare("DELETE FROM append_lease").run());
+      expect(workers.unchanged()).toBe(false);
     } finally {
-      await parallel.close();
+      await workers.close();
     }
   });
 });

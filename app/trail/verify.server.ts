@@ -1,7 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import type Database from "better-sqlite3";
 import { Frontier } from "../crypto/merkle.server";
-import { rebuildTree, type RebuiltTree, type Steps } from "./tree-pass.server";
+import { leafWorkersFor, rebuildTree, type RebuiltTree, type Steps } from "./tree-pass.server";
+import type { LeafWorkers } from "./leaf-chunks.server";
 import { checkSignature } from "../crypto/signing.server";
 import { checkAnchor, checkWitnessed, type WitnessedHead } from "./anchor-check.server";
 import { classifyRecords } from "./classify.server";
@@ -155,7 +156,7 @@ export function verifyTrail(
 ): VerifyReport {
   // One read transaction: every statement sees the same snapshot, so an append committed by
   // another process half-way through is neither half-seen nor mistaken for an insertion.
-  const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, { ...options, leafThreads: 0 }));
+  const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options, null));
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -173,20 +174,26 @@ export async function verifyTrailAsync(
   keys: Map<string, KeyObject>,
   options: VerifyOptions,
 ): Promise<VerifyReport> {
-  const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options));
-  let outcome: { value?: unknown; error?: unknown } = {};
-  for (;;) {
-    const step = "error" in outcome ? steps.throw(outcome.error) : steps.next(outcome.value);
-    if (step.done) return step.value;
-    if (!step.value) {
-      await new Promise((resolve) => setImmediate(resolve));
-      outcome = {};
-      continue;
+  // Started before the snapshot, so that they can show theirs came after it with nothing between.
+  const workers = leafWorkersFor(sqlite, options.leafThreads);
+  try {
+    const steps = inSnapshot(sqlite, () => verifySteps(sqlite, keys, options, workers));
+    let outcome: { value?: unknown; error?: unknown } = {};
+    for (;;) {
+      const step = "error" in outcome ? steps.throw(outcome.error) : steps.next(outcome.value);
+      if (step.done) return step.value;
+      if (!step.value) {
+        await new Promise((resolve) => setImmediate(resolve));
+        outcome = {};
+        continue;
+      }
+      outcome = await step.value.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
     }
-    outcome = await step.value.then(
-      (value) => ({ value }),
-      (error: unknown) => ({ error }),
-    );
+  } finally {
+    await workers?.close();
   }
 }
 
@@ -205,6 +212,7 @@ function* verifySteps(
   sqlite: Database.Database,
   keys: Map<string, KeyObject>,
   options: VerifyOptions,
+  workers: LeafWorkers | null,
 ): Steps<VerifyReport> {
   const findings: Finding[] = [];
   const newest = readCheckpoint(sqlite, "ORDER BY number DESC LIMIT 1");
@@ -237,7 +245,7 @@ function* verifySteps(
     keys,
     anchorSizes,
     reproduces,
-    threads: options.leafThreads,
+    workers,
     onProgress: options.onProgress,
   });
   const sealed = reproduces(tree);
