@@ -154,7 +154,7 @@ export function startLeafWorkers(file: string, threads: number): LeafWorkers {
     for (const reject of failed) reject(failure);
   };
   const sql = `SELECT ${SELECT_COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq`;
-  const workers = Array.from({ length: threads }, (_, first) => {
+  const spawn = (first: number) => {
     const workerData = {
       driver: DRIVER,
       file,
@@ -186,7 +186,15 @@ export function startLeafWorkers(file: string, threads: number): LeafWorkers {
     });
     worker.on("error", fail);
     return worker;
-  });
+  };
+  const workers: Worker[] = [];
+  try {
+    for (let first = 0; first < threads; first++) workers.push(spawn(first));
+  } catch (error) {
+    void Promise.all(workers.map((w) => w.terminate()));
+    monitor.close();
+    throw error;
+  }
   const take = (j: number) =>
     new Promise<LeafChunk>((resolve, reject) => {
       if (failure) return reject(failure);
