@@ -50,7 +50,19 @@ export function startWalCheckpointer(conn: Connection, intervalMs = 1000): WalCh
   });
   worker.unref();
   const waiting: ((r: { log: number; checkpointed: number }) => void)[] = [];
+  const checkpoint = () =>
+    new Promise<{ log: number; checkpointed: number }>((resolve) => {
+      waiting.push(resolve);
+      worker.postMessage("checkpoint");
+    });
+  const timer = setInterval(() => void checkpoint(), intervalMs);
+  timer.unref();
+  let fellBack = false;
+  // Once, not every second: the connection checkpoints for itself from then on.
   const failed = (message: string) => {
+    if (fellBack) return;
+    fellBack = true;
+    clearInterval(timer);
     console.warn(`The log's checkpoints are back on the server's thread: ${message}`);
     if (conn.sqlite.open) conn.sqlite.pragma("wal_autocheckpoint = 1000");
   };
@@ -59,13 +71,6 @@ export function startWalCheckpointer(conn: Connection, intervalMs = 1000): WalCh
     waiting.shift()?.({ log: m.log ?? 0, checkpointed: m.checkpointed ?? 0 });
   });
   worker.on("error", (error) => failed(error.message));
-  const checkpoint = () =>
-    new Promise<{ log: number; checkpointed: number }>((resolve) => {
-      waiting.push(resolve);
-      worker.postMessage("checkpoint");
-    });
-  const timer = setInterval(() => void checkpoint(), intervalMs);
-  timer.unref();
   return {
     checkpoint,
     stop: async () => {

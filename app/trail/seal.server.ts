@@ -94,7 +94,8 @@ export async function sealGroup(
     signing.push(signed);
   }
   const next = { number: base.number + 1, size: base.size + rows.length, lastLogId: prev };
-  return { base: { ...base }, next, recordedAt, rows, signing };
+  const { number, size, lastLogId } = base;
+  return { base: { number, size, lastLogId }, next, recordedAt, rows, signing };
 }
 
 /** Whether a sealed group still extends `head`: nobody appended since it was sealed. */
