@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import { and, eq, lt } from "drizzle-orm";
+import { and, eq, lt, sql } from "drizzle-orm";
+import { preparedQuery } from "../../db/prepared";
 import { sessions } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { keyedDigest, sha256 } from "../crypto/hashing.server";
@@ -67,13 +68,17 @@ export function createSessionRow(
     .run();
 }
 
-/** The live session behind a cookie's id: none, valid, or a row that fails its MAC. */
-export function readSessionRow(ctx: AppContext, id: string): SessionRead {
-  const row = ctx.conn.db
+const sessionById = preparedQuery((db) =>
+  db
     .select()
     .from(sessions)
-    .where(eq(sessions.idHash, sha256(id)))
-    .get();
+    .where(eq(sessions.idHash, sql.placeholder("idHash")))
+    .prepare(),
+);
+
+/** The live session behind a cookie's id: none, valid, or a row that fails its MAC. */
+export function readSessionRow(ctx: AppContext, id: string): SessionRead {
+  const row = sessionById(ctx.conn.db).get({ idHash: sha256(id) });
   if (!row) return { state: "none" };
   if (!macValid(ctx, row)) return { state: "tampered", finding: tamperedFinding(row) };
   if (row.expiresAt <= ctx.now()) return { state: "none" };
@@ -92,16 +97,15 @@ export function refreshSessionRow(
   ttlMs: number,
 ): void {
   const idHash = sha256(id);
-  const where = and(eq(sessions.idHash, idHash), eq(sessions.userId, userId));
-  const row = ctx.conn.db.select().from(sessions).where(where).get();
-  if (!row || !macValid(ctx, row)) return;
+  const row = sessionById(ctx.conn.db).get({ idHash });
+  if (!row || row.userId !== userId || !macValid(ctx, row)) return;
   // Extended within the last minute and unchanged: no write on every view.
   if (row.data === data && row.expiresAt - ctx.now() > ttlMs - REFRESH_AFTER_MS) return;
   const next = { ...row, data, expiresAt: ctx.now() + ttlMs };
   ctx.conn.db
     .update(sessions)
     .set({ data, expiresAt: next.expiresAt, mac: macOf(ctx, next) })
-    .where(where)
+    .where(and(eq(sessions.idHash, idHash), eq(sessions.userId, userId)))
     .run();
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import { preparedQuery } from "../../db/prepared";
 import { users } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { decryptField, encryptField } from "../crypto/fields.server";
@@ -144,8 +145,16 @@ export function usernameTaken(ctx: AppContext, username: string): boolean {
   );
 }
 
+const userById = preparedQuery((db) =>
+  db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder("id")))
+    .prepare(),
+);
+
 export function getUserById(ctx: AppContext, id: string): User | null {
-  const row = ctx.conn.db.select().from(users).where(eq(users.id, id)).get();
+  const row = userById(ctx.conn.db).get({ id });
   return row ? toUser(ctx, row) : null;
 }
 
