@@ -1,5 +1,5 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
-import { witnessCosignatures } from "../../db/schema";
+import { and, desc, eq, exists, inArray, or, sql } from "drizzle-orm";
+import { checkpoints, witnessCosignatures } from "../../db/schema";
 import type { Db } from "../../db/connection";
 import type { AppContext } from "../context.server";
 
@@ -39,7 +39,11 @@ export function lastCosignedSize(ctx: AppContext, key: WitnessKeyRef): number {
   return row?.size ?? 0;
 }
 
-/** The cosignatures by these keys of the `sizes` largest tree sizes any of them cosigned, newest first. */
+/**
+ * The cosignatures by these keys of the `sizes` largest tree sizes any of them cosigned, newest
+ * first. Only rows whose checkpoint number, size and root are those of a row in `checkpoints`
+ * are read: a row planted under a size the trail never had cannot push the genuine ones out.
+ */
 export function newestCosignatures(
   ctx: AppContext,
   keys: readonly WitnessKeyRef[],
@@ -47,9 +51,20 @@ export function newestCosignatures(
 ): CosignatureRow[] {
   if (keys.length === 0) return [];
   const { db } = ctx.conn;
-  const ofKeys = sql.join(
-    keys.map((k) => sql`(${byKey(k)})`),
-    sql` OR `,
+  const ofKeys = and(
+    or(...keys.map(byKey)),
+    exists(
+      db
+        .select({ number: checkpoints.number })
+        .from(checkpoints)
+        .where(
+          and(
+            eq(checkpoints.number, witnessCosignatures.checkpointNumber),
+            eq(checkpoints.treeSize, witnessCosignatures.treeSize),
+            eq(checkpoints.rootHash, witnessCosignatures.rootHash),
+          ),
+        ),
+    ),
   );
   const newest = db
     .selectDistinct({ size: witnessCosignatures.treeSize })

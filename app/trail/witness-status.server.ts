@@ -2,7 +2,7 @@ import type { AppContext } from "../context.server";
 import { formatCheckpoint, type VerifierKey } from "../crypto/note";
 import { newestCosignatures, type CosignatureRow } from "../models/cosignature.server";
 import { mailAdmins } from "./alerts.server";
-import { checkpointNote, headOf, type TreeHead } from "./checkpoint-note.server";
+import { checkpointNote, headOf } from "./checkpoint-note.server";
 import type { CheckpointInfo } from "./verify.server";
 import { alertLogPath, markAlerted, readAlerted } from "./witness.server";
 import { parseWitnesses, verifyCosignatureLines } from "./witness-client.server";
@@ -60,14 +60,8 @@ async function verifies(ctx: AppContext, row: CosignatureRow, key: VerifierKey):
  */
 export async function newestWitnessed(ctx: AppContext): Promise<WitnessedCheckpoint | null> {
   const keys = await witnessKeys(ctx);
+  // Only rows whose number, size and root are those of a stored checkpoint are read.
   const rows = newestCosignatures(ctx, keys, SIZES_SEARCHED);
-  const checkpointAt = ctx.conn.sqlite.prepare(
-    "SELECT tree_size AS treeSize, root_hash AS rootHash FROM checkpoints WHERE number = ?",
-  );
-  const matches = (row: CosignatureRow) => {
-    const stored = checkpointAt.get(row.checkpointNumber) as TreeHead | undefined;
-    return stored?.treeSize === row.treeSize && stored.rootHash.equals(row.rootHash);
-  };
   let partial: WitnessedCheckpoint | null = null;
   for (const size of [...new Set(rows.map((r) => r.treeSize))]) {
     const valid: CosignatureRow[] = [];
@@ -75,7 +69,7 @@ export async function newestWitnessed(ctx: AppContext): Promise<WitnessedCheckpo
       const row = rows.find(
         (r) => r.treeSize === size && r.keyName === key.name && r.keyId === key.keyId,
       );
-      if (row && matches(row) && (await verifies(ctx, row, key))) valid.push(row);
+      if (row && (await verifies(ctx, row, key))) valid.push(row);
     }
     if (valid.length === 0) continue;
     const times = valid.map((r) => r.timestamp).sort((a, b) => a - b);
