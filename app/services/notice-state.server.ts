@@ -8,7 +8,7 @@ import {
 import { findOwnRecords } from "../models/own-records.server";
 import type { AuditRecordView } from "../models/record.server";
 import type { User } from "../models/user.server";
-import { raiseIncident } from "../trail/incident.server";
+import { reportFinding } from "../trail/incident.server";
 import type { CheckpointInfo, Finding } from "../trail/verify.server";
 import { openRecords } from "./open-records.server";
 import { NOTICE_ACTION } from "./own-actions";
@@ -82,19 +82,6 @@ export function checkAgainstTrail(
   return null;
 }
 
-const reported = new WeakMap<AppContext, Set<string>>();
-
-/** Mails the admins once per distinct finding while this process runs. Never throws. */
-export async function reportNoticeFinding(
-  ctx: AppContext,
-  finding: Finding,
-  viewerId: string | null,
-): Promise<void> {
-  let mailed = reported.get(ctx);
-  if (!mailed) reported.set(ctx, (mailed = new Set()));
-  await raiseIncident(ctx, { findings: [finding], mailed }, viewerId);
-}
-
 export type NoticePage =
   { ok: true; settings: NoticeSettings | null } | { ok: false; reason: "compromised" | "tampered" };
 
@@ -108,12 +95,12 @@ export async function loadNoticeSettings(ctx: AppContext, patient: User): Promis
     settings = getNoticeSettings(ctx, patient.id, who.patientId);
   } catch (error) {
     if (!(error instanceof NoticeRowTampered)) throw error;
-    await reportNoticeFinding(ctx, error.finding, patient.id);
+    await reportFinding(ctx, error.finding, patient.id);
     return { ok: false, reason: "tampered" };
   }
   const finding = checkAgainstTrail(patient.id, settings, read.value[0] ?? null);
   if (finding) {
-    await reportNoticeFinding(ctx, finding, patient.id);
+    await reportFinding(ctx, finding, patient.id);
     return { ok: false, reason: "tampered" };
   }
   return { ok: true, settings };

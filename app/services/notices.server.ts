@@ -11,13 +11,9 @@ import type { AuditRecordView } from "../models/record.server";
 import { mailTo } from "../trail/alerts.server";
 import { appendRecords } from "../trail/append.server";
 import type { CheckpointInfo } from "../trail/verify.server";
-import {
-  checkAgainstTrail,
-  newestSettingsRecords,
-  noticesOn,
-  reportNoticeFinding,
-} from "./notice-state.server";
+import { checkAgainstTrail, newestSettingsRecords, noticesOn } from "./notice-state.server";
 import { openRecords } from "./open-records.server";
+import { reportFinding } from "../trail/incident.server";
 import { isBookkeepingAction, NOTICE_ACTION, NOTICES_TABLE } from "./own-actions";
 import { SELF_SOURCE } from "../trail/self-source";
 import { readVerified } from "./verified-read.server";
@@ -73,12 +69,12 @@ async function subscribers(ctx: AppContext): Promise<Subscriber[]> {
       settings = getNoticeSettings(ctx, record.actorId, record.patientId);
     } catch (error) {
       if (!(error instanceof NoticeRowTampered)) throw error;
-      await reportNoticeFinding(ctx, error.finding, JOB);
+      await reportFinding(ctx, error.finding, JOB);
       continue;
     }
     const finding = checkAgainstTrail(record.actorId, settings, record);
     if (finding) {
-      await reportNoticeFinding(ctx, finding, JOB);
+      await reportFinding(ctx, finding, JOB);
       continue;
     }
     if (!noticesOn(settings)) continue;

@@ -1,6 +1,7 @@
 import { incidents } from "../../db/schema";
 import type { AppContext } from "../context.server";
 import { fingerprintFindings, sendAlert, type Delivery } from "./alerts.server";
+import type { Finding } from "./findings";
 import type { GuardState } from "./guard-state.server";
 
 /**
@@ -44,4 +45,20 @@ export async function raiseIncident(
     console.error(`Could not send the integrity alert: ${(error as Error).message}`);
     return null;
   }
+}
+
+const reported = new WeakMap<AppContext, Set<string>>();
+
+/**
+ * Raises an incident for one finding that no full pass looks for (a row checked against the
+ * trail at use): mailed once per distinct finding while this process runs. Never throws.
+ */
+export async function reportFinding(
+  ctx: AppContext,
+  finding: Finding,
+  viewerId: string | null,
+): Promise<void> {
+  let mailed = reported.get(ctx);
+  if (!mailed) reported.set(ctx, (mailed = new Set()));
+  await raiseIncident(ctx, { findings: [finding], mailed }, viewerId);
 }
