@@ -14,6 +14,7 @@ import {
 } from "./models/session.server";
 import { getUserById, UserRowTampered, type User } from "./models/user.server";
 import type { Finding } from "./trail/findings";
+import { accountRebound } from "./services/account-binding.server";
 
 export const WRONG_LOGIN = "Username-password combination is wrong for your user type";
 
@@ -173,6 +174,14 @@ async function cookieSession(storage: SessionStorage<SessionData>, request: Requ
   }
 }
 
+/**
+ * Throws AccountCompromised when the account's row is bound to another patient than its first
+ * login on the trail (app/services/account-binding.server.ts), after alerting the admins.
+ */
+export async function assertAccountBound(ctx: AppContext, user: User): Promise<void> {
+  if (await accountRebound(ctx, user)) throw new AccountCompromised(user.id);
+}
+
 /** An account or session row that failed its integrity check: /home says so. */
 export function isIntegrityError(error: unknown): boolean {
   return error instanceof AccountCompromised || error instanceof SessionCompromised;
@@ -189,6 +198,7 @@ export async function getOptionalUser(
   if (!session.id || !userId) return null;
   const user = guarded(userId, () => getUserById(ctx, userId));
   if (!user) return null;
+  await assertAccountBound(ctx, user);
   // Committing again moves the idle expiry forward, in the database and in the cookie.
   return { user, refreshCookie: await storage.commitSession(session) };
 }

@@ -10,7 +10,8 @@ import { registerWithPassword as registerUser } from "../services/enrol-with-pas
 import { ensureTrailIntact } from "../trail/guard.server";
 import { createInvitation } from "./invitation.server";
 import { addSource, authenticateSource, revokeSource } from "./source.server";
-import { getUserById, insertUser, UserRowTampered, type User } from "./user.server";
+import { getUserById, UserRowTampered, type User } from "./user.server";
+import { storedAccount } from "../../tests/users";
 
 let mailbox: Mailbox;
 let ctx: TestContext;
@@ -22,13 +23,7 @@ beforeEach(async () => {
 afterEach(() => mailbox.close());
 
 const account = (role: User["role"], patientId: string | null) =>
-  insertUser(ctx, {
-    name: `${role} ${patientId ?? ""}`,
-    username: `${role}-${Math.random().toString(36).slice(2)}`,
-    role,
-    patientId,
-    credential: { scheme: "argon2", hash: "$argon2id$not-used-here" },
-  });
+  storedAccount(ctx, role, patientId);
 
 /** Logs `user` in and returns the request a browser would send next with its cookie. */
 async function signedInRequest(user: User): Promise<Request> {

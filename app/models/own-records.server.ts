@@ -21,6 +21,8 @@ export type OwnRecordQuery = {
   sealedUpTo: number;
   /** Newest first with a limit; oldest first without. */
   limit?: number;
+  /** Oldest first from seq `after` on (exclusive), at most `count`; instead of `limit`. */
+  page?: { after: number; count: number };
 };
 
 /** The records of the trail's own source that match `query`. */
@@ -55,8 +57,16 @@ export function findOwnRecords(
       query.about.map((a) => blindIndex(key, "table_affected", a)),
     );
   }
-  const order = query.limit === undefined ? "ORDER BY seq" : "ORDER BY seq DESC LIMIT ?";
-  if (query.limit !== undefined) args.push(query.limit);
+  let order = "ORDER BY seq";
+  if (query.page) {
+    where.push("seq > ?");
+    args.push(query.page.after);
+    order = "ORDER BY seq LIMIT ?";
+    args.push(query.page.count);
+  } else if (query.limit !== undefined) {
+    order = "ORDER BY seq DESC LIMIT ?";
+    args.push(query.limit);
+  }
   return ctx.conn.sqlite
     .prepare(`${SELECT} WHERE ${where.join(" AND ")} ${order}`)
     .raw(true)

@@ -7,6 +7,7 @@ import {
 import { Link, useActionData, useLoaderData } from "@remix-run/react";
 import {
   AccountCompromised,
+  assertAccountBound,
   getAuth,
   integrityFailure,
   LoginFailed,
@@ -43,6 +44,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   }
   try {
     const user = await getAuth(ctx).authenticator.authenticate("opaque", request);
+    await assertAccountBound(ctx, user);
     await recordLoginSuccess(ctx, { username: user.username, address: context.clientAddress });
     await auditLogin(ctx, user);
     return await startSession(ctx, request, user, "/home");

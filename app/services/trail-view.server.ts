@@ -11,6 +11,8 @@ import { SELF_SOURCE } from "../trail/self-source";
 import { readVerified } from "./verified-read.server";
 
 export const PAGE_SIZE = 50;
+/** The notes of a successful login: the first one binds an account to its patient (009). */
+export const LOGIN_NOTES = "successful login";
 /** The notes of a failed login, which the FHIR mapping reports as outcome 4 (minor failure). */
 export const FAILED_LOGIN_NOTES = "failed login attempt";
 
@@ -88,7 +90,7 @@ export function auditView(
 
 export function auditLogin(ctx: AppContext, user: User): Promise<void> {
   return auditOwnUse(ctx, [
-    selfRecord(user, "login", user.patientId ?? "", "successful login", ctx.now()),
+    selfRecord(user, "login", user.patientId ?? "", LOGIN_NOTES, ctx.now()),
   ]);
 }
 
