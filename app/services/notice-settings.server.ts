@@ -49,7 +49,7 @@ async function commit(
           action: NOTICE_ACTION.settings,
           tableAffected: NOTICES_TABLE,
           occurredAt: ctx.now(),
-          notes: notesOf(settings),
+          notes: notesOf(ctx, settings),
           sourceId: SELF_SOURCE,
         },
       ],

@@ -1,4 +1,5 @@
 import type { AppContext } from "../context.server";
+import { keyedDigest } from "../crypto/hashing.server";
 import {
   getNoticeSettings,
   NoticeRowTampered,
@@ -22,21 +23,44 @@ import { readVerified } from "./verified-read.server";
 
 const NOTES_PREFIX = "Notices by e-mail: ";
 
-/** What a settings record says, in words the patient reads in their list. */
-function noticeNotes(on: boolean, choices: NoticeChoices): string {
+/**
+ * What a settings record says, in words the patient reads in their list. With notices on, it
+ * ends with a fingerprint of the confirmed address, so the record binds the address as well as
+ * the choices, without showing it.
+ */
+function noticeNotes(on: boolean, choices: NoticeChoices, address: string | null): string {
   const what = [
     choices.newActors ? "an actor or organisation new to your record" : null,
     choices.emergency ? "every emergency access" : null,
   ].filter(Boolean);
-  return `${NOTES_PREFIX}${on && what.length > 0 ? what.join(", and ") : "off"}`;
+  if (!on || what.length === 0) return `${NOTES_PREFIX}off`;
+  const to = address === null ? "" : `, to the confirmed address with fingerprint ${address}`;
+  return `${NOTES_PREFIX}${what.join(", and ")}${to}`;
 }
 
 /** Whether notices go out with these settings. */
 export const noticesOn = (s: NoticeSettings | null): s is NoticeSettings & { email: string } =>
   Boolean(s?.email) && (s!.choices.newActors || s!.choices.emergency);
 
-export const notesOf = (s: NoticeSettings | null) =>
-  noticeNotes(noticesOn(s), s?.choices ?? { newActors: false, emergency: false });
+/** A keyed fingerprint of an address: it tells addresses apart and reveals none. */
+const fingerprintOf = (ctx: AppContext, address: string) =>
+  keyedDigest(ctx.keys.blindIndexKey, ["ehr-audit-notice-address", address])
+    .subarray(0, 8)
+    .toString("hex");
+
+const choicesOf = (s: NoticeSettings | null) =>
+  s?.choices ?? { newActors: false, emergency: false };
+
+/** What the settings record of `s` says. */
+export const notesOf = (ctx: AppContext, s: NoticeSettings | null) =>
+  noticeNotes(noticesOn(s), choicesOf(s), noticesOn(s) ? fingerprintOf(ctx, s.email) : null);
+
+/**
+ * What a settings record written before records named the address says: still accepted for the
+ * row it names, until the patient's next change records the address too (decision 009).
+ */
+const notesWithoutAddress = (s: NoticeSettings | null) =>
+  noticeNotes(noticesOn(s), choicesOf(s), null);
 
 /** The newest settings record of each patient account, read against `checkpoint`. */
 export function newestSettingsRecords(
@@ -59,6 +83,7 @@ export function newestSettingsRecords(
 
 /** Whether a row is what the trail's newest settings record says; the finding if not. */
 export function checkAgainstTrail(
+  ctx: AppContext,
   userId: string,
   settings: NoticeSettings | null,
   record: AuditRecordView | null,
@@ -72,7 +97,8 @@ export function checkAgainstTrail(
       detail: "the notice settings row named by the trail is gone",
     };
   }
-  if (settings.trailLogId !== record.logId || notesOf(settings) !== record.notes) {
+  const says = [notesOf(ctx, settings), notesWithoutAddress(settings)];
+  if (settings.trailLogId !== record.logId || !says.includes(record.notes)) {
     return {
       ...base,
       kind: "modified",
@@ -98,7 +124,7 @@ export async function loadNoticeSettings(ctx: AppContext, patient: User): Promis
     await reportFinding(ctx, error.finding, patient.id);
     return { ok: false, reason: "tampered" };
   }
-  const finding = checkAgainstTrail(patient.id, settings, read.value[0] ?? null);
+  const finding = checkAgainstTrail(ctx, patient.id, settings, read.value[0] ?? null);
   if (finding) {
     await reportFinding(ctx, finding, patient.id);
     return { ok: false, reason: "tampered" };

@@ -72,7 +72,7 @@ async function subscribers(ctx: AppContext): Promise<Subscriber[]> {
       await reportFinding(ctx, error.finding, JOB);
       continue;
     }
-    const finding = checkAgainstTrail(record.actorId, settings, record);
+    const finding = checkAgainstTrail(ctx, record.actorId, settings, record);
     if (finding) {
       await reportFinding(ctx, finding, JOB);
       continue;
