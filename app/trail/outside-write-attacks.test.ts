@@ -10,7 +10,7 @@ import { startOutsideWriteWatch } from "./outside-write-watch.server";
 // The WAL checkpointer must not hide another process's write from the guard, whatever the
 // intruder does with the log around it, and the watch must report the edit with nobody viewing.
 
-const FAST = { everyMs: 20, quietMs: 60, maxDelayMs: 2_000 };
+const FAST = { everyMs: 20, quietMs: 60, maxDelayMs: 2_000, fullEveryMs: 600_000 };
 
 let ctx: TestContext;
 let checkpointer: WalCheckpointer | null = null;
