@@ -178,8 +178,12 @@ async function cookieSession(storage: SessionStorage<SessionData>, request: Requ
  * Throws AccountCompromised when the account's row is bound to another patient than its first
  * login on the trail (app/services/account-binding.server.ts), after alerting the admins.
  */
-export async function assertAccountBound(ctx: AppContext, user: User): Promise<void> {
-  if (await accountRebound(ctx, user)) throw new AccountCompromised(user.id);
+export async function assertAccountBound(
+  ctx: AppContext,
+  user: User,
+  atLogin = false,
+): Promise<void> {
+  if (await accountRebound(ctx, user, atLogin)) throw new AccountCompromised(user.id);
 }
 
 /** An account or session row that failed its integrity check: /home says so. */

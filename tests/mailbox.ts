@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { simpleParser, type ParsedMail } from "mailparser";
 import { SMTPServer } from "smtp-server";
+import { ALERT_SUBJECT } from "../app/trail/alerts.server";
 
 export type Mailbox = {
   /** Settings that send the admins' mail here. */
@@ -45,3 +46,10 @@ export async function openMailbox(port = 0): Promise<Mailbox> {
     close: () => new Promise<void>((resolve) => smtp.close(() => resolve())),
   };
 }
+
+/** The text of every integrity alert received so far, one after the other. */
+export const alertTexts = (mailbox: Mailbox): string =>
+  mailbox.mails
+    .filter((m) => m.subject?.startsWith(ALERT_SUBJECT))
+    .map((m) => m.text)
+    .join("\n");

@@ -4,14 +4,14 @@ import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { openMailbox, type Mailbox } from "../../tests/mailbox";
 import { intrude, seedTrail } from "../../tests/trail";
-import { requireUser, startSession } from "../auth.server";
+import { requireUser } from "../auth.server";
 import { sha256 } from "../crypto/hashing.server";
 import { registerWithPassword as registerUser } from "../services/enrol-with-password.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import { createInvitation } from "./invitation.server";
 import { addSource, authenticateSource, revokeSource } from "./source.server";
 import { getUserById, UserRowTampered, type User } from "./user.server";
-import { storedAccount } from "../../tests/users";
+import { loggedInRequest, storedAccount } from "../../tests/users";
 
 let mailbox: Mailbox;
 let ctx: TestContext;
@@ -26,11 +26,7 @@ const account = (role: User["role"], patientId: string | null) =>
   storedAccount(ctx, role, patientId);
 
 /** Logs `user` in and returns the request a browser would send next with its cookie. */
-async function signedInRequest(user: User): Promise<Request> {
-  const response = await startSession(ctx, new Request("http://trail.test/login"), user, "/home");
-  const cookie = response.headers.get("Set-Cookie")!.split(";")[0]!;
-  return new Request("http://trail.test/dashboard", { headers: { Cookie: cookie } });
-}
+const signedInRequest = (user: User) => loggedInRequest(ctx, user, "/dashboard");
 
 /** What requireUser threw: Remix's data() with its status and message. */
 async function refusal(request: Request) {

@@ -44,7 +44,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   }
   try {
     const user = await getAuth(ctx).authenticator.authenticate("opaque", request);
-    await assertAccountBound(ctx, user);
+    await assertAccountBound(ctx, user, true);
     await recordLoginSuccess(ctx, { username: user.username, address: context.clientAddress });
     await auditLogin(ctx, user);
     return await startSession(ctx, request, user, "/home");

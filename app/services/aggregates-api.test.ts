@@ -4,7 +4,7 @@ import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { access, appendAll, makeTrail } from "../../tests/aggregates";
 import type { TestContext } from "../../tests/context";
 import { intrude } from "../../tests/trail";
-import { startSession } from "../auth.server";
+import { loggedInCookie } from "../../tests/users";
 import { addSource, revokeSource } from "../models/source.server";
 import { insertUser, type User } from "../models/user.server";
 import { loader } from "../routes/api.aggregates";
@@ -42,8 +42,7 @@ async function sessionCookie(ctx: TestContext, role: User["role"]): Promise<stri
     patientId: role === "patient" ? "MRN-200" : null,
     credential: { scheme: "argon2", hash: "$argon2id$not-used-here" },
   });
-  const response = await startSession(ctx, new Request("http://trail.test/login"), user, "/home");
-  return response.headers.get("Set-Cookie")!.split(";")[0]!;
+  return loggedInCookie(ctx, user);
 }
 
 test("refuses requests without a source token or an auditor's login, and patients", async () => {

@@ -4,7 +4,7 @@
 import type { ParsedMail } from "mailparser";
 import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
-import { openMailbox, type Mailbox } from "../../tests/mailbox";
+import { alertTexts, openMailbox, type Mailbox } from "../../tests/mailbox";
 import { sampleRecord } from "../../tests/trail";
 import { storedAccount } from "../../tests/users";
 import { openDatabase } from "../../db/connection";
@@ -12,7 +12,6 @@ import { loadOrCreateKeys } from "../keys.server";
 import { getNoticeSettings, saveNoticeSettings } from "../models/notice-settings.server";
 import type { User } from "../models/user.server";
 import { appendRecords } from "../trail/append.server";
-import { ALERT_SUBJECT } from "../trail/alerts.server";
 import { SELF_SOURCE } from "../trail/self-source";
 import { confirmAddress, requestAddress } from "./notice-settings.server";
 import { NOTICE_SUBJECT, runNoticeRound } from "./notices.server";
@@ -42,11 +41,7 @@ const access = (actorId: string) =>
   appendRecords(ctx, [{ ...sampleRecord(1, MRN), actorId, actorName: `Dr. ${actorId}` }]);
 const to = (m: ParsedMail) => (Array.isArray(m.to) ? m.to[0] : m.to)?.text ?? "";
 const sentTo = () => mailbox.mails.filter((m) => m.subject === NOTICE_SUBJECT).map(to);
-const alertTexts = () =>
-  mailbox.mails
-    .filter((m) => m.subject?.startsWith(ALERT_SUBJECT))
-    .map((m) => m.text)
-    .join("\n");
+const alerts = () => alertTexts(mailbox);
 
 /** The server's own code, run by the intruder on a connection of their own with the stolen keys. */
 function asIntruder(act: (intruder: TestContext) => void) {
@@ -67,7 +62,7 @@ test("an address swapped with the stolen keys gets no notice, and the admins are
   });
   await access("dr-stranger");
   await runNoticeRound(ctx);
-  await vi.waitFor(() => expect(alertTexts()).toContain(`notice ${alice.id}`));
+  await vi.waitFor(() => expect(alerts()).toContain(`notice ${alice.id}`));
   expect(sentTo()).not.toContain(INTRUDER);
 });
 
@@ -91,5 +86,5 @@ test("settings recorded before records named the address still send their notice
   await access("dr-stranger");
   expect(await runNoticeRound(ctx)).toEqual({ sent: 1 });
   expect(sentTo()).toEqual([ADDRESS]);
-  expect(alertTexts()).toBe("");
+  expect(alerts()).toBe("");
 });
