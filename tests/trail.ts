@@ -4,7 +4,16 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll } from "vitest";
 import { openDatabase } from "../db/connection";
+import { signBytes } from "../app/crypto/signing.server";
+import type { Keys } from "../app/keys.server";
 import { appendRecords, type RecordInput } from "../app/trail/append.server";
+import {
+  COL,
+  normalizeRecord,
+  RECORD_COLUMNS,
+  recordSigningInput,
+  type RawRecord,
+} from "../app/trail/encoding.server";
 import { makeTestContext, type TestContext } from "./context";
 
 const ACTIONS = ["read", "update", "create", "print"];
@@ -75,4 +84,38 @@ export async function copyOfSeededTrail(count: number, batch: number): Promise<T
   fs.copyFileSync(template, ctx.config.DATABASE_PATH);
   ctx.conn = openDatabase(ctx.config.DATABASE_PATH);
   return ctx;
+}
+
+/** Record `seq` as `db` holds it. */
+export const recordAt = (db: Database.Database, seq: number): RawRecord =>
+  normalizeRecord(
+    db
+      .prepare(`SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records WHERE seq = ?`)
+      .raw(true)
+      .get(seq) as unknown[],
+  );
+
+/** Writes every column of `row` over the record at its seq. */
+export function putRecord(db: Database.Database, row: RawRecord): void {
+  db.prepare(
+    `UPDATE audit_records SET ${RECORD_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE seq = ?`,
+  ).run(...row, row[COL.seq]);
+}
+
+/**
+ * As the intruder who holds the keys: record `seq` changed by `edit`, signed again with `keys`'
+ * trail key and written back through `db`. Returns the original, to put back.
+ */
+export function resignRecord(
+  db: Database.Database,
+  keys: Keys,
+  seq: number,
+  edit: (row: RawRecord) => void,
+): RawRecord {
+  const original = recordAt(db, seq);
+  const row = [...original] as RawRecord;
+  edit(row);
+  row[COL.signature] = signBytes(keys.signing.privateKey, recordSigningInput(row));
+  putRecord(db, row);
+  return original;
 }

@@ -8,20 +8,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { makeTestContext, type TestContext } from "../../tests/context";
 import { alertTexts, openMailbox, type Mailbox } from "../../tests/mailbox";
 import { nextView, rebindAccount } from "../../tests/accounts";
-import { intrude, seedTrail } from "../../tests/trail";
+import { intrude, putRecord, resignRecord, seedTrail } from "../../tests/trail";
 import { loggedInRequest, storedAccount } from "../../tests/users";
 import { encryptField } from "../crypto/fields.server";
 import { blindIndex } from "../crypto/hashing.server";
-import { signBytes } from "../crypto/signing.server";
 import { loadOrCreateKeys } from "../keys.server";
 import type { User } from "../models/user.server";
-import {
-  COL,
-  normalizeRecord,
-  RECORD_COLUMNS,
-  recordSigningInput,
-  type RawRecord,
-} from "../trail/encoding.server";
+import { COL, type RawRecord } from "../trail/encoding.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import { needsFullVerification, states } from "../trail/guard-state.server";
 import { accountBindingFinding } from "./account-binding.server";
@@ -61,14 +54,6 @@ const loggedIn = (user: User) => loggedInRequest(ctx, user);
 const rebind = (user: User, patientId: string, via: Via) =>
   write(via, (db) => rebindAccount(db, stolenKeys(), user, { role: user.role, patientId }));
 
-const recordAt = (db: Database.Database, seq: number): RawRecord =>
-  normalizeRecord(
-    db
-      .prepare(`SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records WHERE seq = ?`)
-      .raw(true)
-      .get(seq) as unknown[],
-  );
-
 /** The seq of the first record whose actor is `user`: its first login in these tests. */
 const firstLoginSeq = (user: User) =>
   (
@@ -80,30 +65,15 @@ const firstLoginSeq = (user: User) =>
 /** A record re-sealed to name `patientId` and signed again with the stolen key; the original. */
 function resealRecord(seq: number, patientId: string, via: Via): RawRecord {
   const keys = stolenKeys();
-  return write(via, (db) => {
-    const original = recordAt(db, seq);
-    const row = [...original] as RawRecord;
-    row[COL.patientIdEnc] = encryptField(keys.fieldKey, patientId, {
-      table: "audit_records",
-      column: "patient_id",
-      rowId: row[COL.logId],
-    });
-    row[COL.patientIndex] = blindIndex(keys.blindIndexKey, "patient_id", patientId);
-    row[COL.signature] = signBytes(keys.signing.privateKey, recordSigningInput(row));
-    putRecord(db, row);
-    return original;
-  });
-}
-
-function putRecord(db: Database.Database, row: RawRecord) {
-  db.prepare(
-    "UPDATE audit_records SET patient_index = ?, patient_id_enc = ?, actor_index = ?, signature = ? WHERE seq = ?",
-  ).run(
-    row[COL.patientIndex],
-    row[COL.patientIdEnc],
-    row[COL.actorIndex],
-    row[COL.signature],
-    row[COL.seq],
+  return write(via, (db) =>
+    resignRecord(db, keys, seq, (row) => {
+      row[COL.patientIdEnc] = encryptField(keys.fieldKey, patientId, {
+        table: "audit_records",
+        column: "patient_id",
+        rowId: row[COL.logId],
+      });
+      row[COL.patientIndex] = blindIndex(keys.blindIndexKey, "patient_id", patientId);
+    }),
   );
 }
 

@@ -1,13 +1,10 @@
 import type { AppContext } from "../context.server";
 import { findOwnRecords } from "../models/own-records.server";
-import { RecordCheckFailed } from "../models/record.server";
 import type { User } from "../models/user.server";
 import { processWide } from "../process-wide";
 import type { Finding } from "../trail/findings";
-import { recordLeafHash } from "../trail/encoding.server";
 import { ensureTrailIntact } from "../trail/guard.server";
 import { reportFinding } from "../trail/incident.server";
-import { proveInclusion } from "../trail/proof.server";
 import { SELF_SOURCE } from "../trail/self-source";
 import type { CheckpointInfo } from "../trail/verify.server";
 import { openRecords } from "./open-records.server";
@@ -34,9 +31,9 @@ const PAGE = 32;
 
 /**
  * The first successful login recorded for `userId`, or null when none is. It is checked as the
- * views check a row (signed, decryptable) and also proven included, by its exact bytes, in the
- * verified checkpoint: the stolen key can re-sign a record, but not change a leaf under a root
- * the server verified, so no edit of the file can make it name another patient.
+ * views check a row: signed, and its exact bytes the leaf the verified tree holds at its seq.
+ * The stolen key can re-sign a record, but not change a leaf under a root the server verified,
+ * so no edit of the file can make it name another patient.
  */
 function firstLogin(
   ctx: AppContext,
@@ -53,15 +50,10 @@ function firstLogin(
       page: { after, count: PAGE },
     });
     if (rows.length === 0) return null;
-    for (const [i, r] of openRecords(ctx, rows, checkpoint, null).entries()) {
+    for (const r of openRecords(ctx, rows, checkpoint, null)) {
       after = r.seq;
       const own = r.sourceId === SELF_SOURCE && r.actorId === userId && r.action === "login";
       if (!own || r.notes !== LOGIN_NOTES) continue;
-      const leaf = recordLeafHash(rows[i]!);
-      const { treeSize, rootHash } = checkpoint;
-      if (!proveInclusion(ctx.conn.sqlite, leaf, r.seq - 1, treeSize, rootHash).verified) {
-        throw new RecordCheckFailed(r.seq);
-      }
       return { patientId: r.patientId, seq: r.seq, logId: r.logId };
     }
   }

@@ -11,15 +11,17 @@ import {
 } from "../models/record.server";
 import type { User } from "../models/user.server";
 import { recordSigningInput, type RawRecord, COL } from "../trail/encoding.server";
+import { includedInVerified } from "../trail/included.server";
 import type { CheckpointInfo } from "../trail/verify.server";
 
-// What a view shows of the rows it read: each checked (sealed by the verified checkpoint, signed
-// over its exact stored bytes, about the right patient) and then decrypted.
+// What a view shows of the rows it read: each checked (signed over its exact stored bytes, those
+// bytes the verified tree's leaf at its seq, about the right patient) and then decrypted.
 
 /**
- * Checks each row before it is shown: sealed by the verified checkpoint, signed by a trusted
- * key over exactly its stored bytes, and (for a patient's view, `scopeOf` the viewer) about that
- * patient. Then decrypts.
+ * Checks each row before it is shown: signed by a trusted key over exactly its stored bytes,
+ * those bytes the leaf the verified checkpoint holds at its seq (a row re-signed with a stolen
+ * key is not), and (for a patient's view, `scopeOf` the viewer) about that patient. Then
+ * decrypts. A row once checked is remembered by its bytes.
  */
 export function openRecords(
   ctx: AppContext,
@@ -37,6 +39,7 @@ export function openRecords(
     if (cached) return confined(cached, patientId);
     if (checkSignature(key, signed, row[COL.signature]) !== "valid")
       throw new RecordCheckFailed(seq);
+    if (!includedInVerified(ctx, row, checkpoint)) throw new RecordCheckFailed(seq);
     const open = (column: string, value: Buffer) => {
       try {
         return decryptField(ctx.keys.fieldKey, value, {

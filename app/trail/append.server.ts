@@ -139,12 +139,15 @@ async function appendOnce(
   // between: no single task hashes a whole batch.
   const frontier = head.frontier.clone();
   const nodes: TreeNode[] = [];
+  const leaves: Buffer[] = [];
   for (const [c, pending] of signing.entries()) {
     if (c > 0) await new Promise((resolve) => setImmediate(resolve));
     for (const [i, signature] of (await pending).entries()) {
       const row = rows[c * SIGN_CHUNK + i]!;
       row[COL.signature] = signature;
-      for (const node of frontier.append(recordLeafHash(row))) {
+      const leaf = recordLeafHash(row);
+      leaves.push(leaf);
+      for (const node of frontier.append(leaf)) {
         if (node.level >= STORED_NODE_LEVEL) nodes.push(node);
       }
     }
@@ -191,7 +194,7 @@ async function appendOnce(
     releaseLease(ctx, holder);
   });
   write.immediate();
-  noteOwnWrite(ctx, { ...body, signature: signature! });
+  noteOwnWrite(ctx, { ...body, signature: signature! }, leaves);
   return {
     records: rows.map((row) => ({ logId: row[COL.logId], seq: row[COL.seq] })),
     checkpoint: summarizeCheckpoint(body),

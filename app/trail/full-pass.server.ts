@@ -9,6 +9,8 @@ import {
   witnessFindings,
   type GuardState,
 } from "./guard-state.server";
+import type { Finding } from "./findings";
+import type { LeafHashes } from "./leaf-hashes";
 import { verifyTrail, verifyTrailAsync, type VerifyReport } from "./verify.server";
 import { refreshWitnessedHeads, witnessedHeads } from "./witness-anchor.server";
 import { readHead, writeHead, type HeadRead } from "./witness.server";
@@ -24,6 +26,8 @@ function passOptions(ctx: AppContext, previous: GuardState | undefined) {
     remembered: previous?.trusted ?? null,
     // What the witnesses cosigned, as this process last heard it (refreshed before a full pass).
     witnessed: witnessedHeads(ctx),
+    // Each record's leaf hash, against which every row a view reads is checked (leaf-hashes.ts).
+    keepLeaves: true,
   };
 }
 
@@ -36,6 +40,7 @@ function settle(ctx: AppContext, dataVersion: number, trail: VerifyReport): Veri
   const previous = states.get(ctx);
   const findings = [
     ...trail.findings,
+    ...changedRecords(previous?.leaves, trail),
     ...checkSessionRows(ctx),
     ...(witnessFindings.get(ctx) ?? []),
   ];
@@ -57,8 +62,48 @@ function settle(ctx: AppContext, dataVersion: number, trail: VerifyReport): Veri
     records: ownNewer ? ownNewer.treeSize : report.records,
     findings: report.findings,
     mailed: previous?.mailed ?? new Set(),
+    leaves: report.ok ? leavesUpTo(head?.treeSize ?? 0, report.leaves, previous?.leaves) : null,
   });
   return report;
+}
+
+/**
+ * The records whose bytes are no longer the leaf this process verified or appended at their seq,
+ * when the pass failed without naming them: a record re-signed with a stolen key passes its own
+ * check, and only memory tells which one changed.
+ */
+function changedRecords(before: LeafHashes | null | undefined, trail: VerifyReport): Finding[] {
+  if (trail.ok || !before || !trail.leaves) return [];
+  const named = new Set(trail.findings.map((f) => f.seq));
+  const found: Finding[] = [];
+  for (let i = 0; i < Math.min(before.size, trail.leaves.size); i++) {
+    if (named.has(i + 1) || before.at(i)!.equals(trail.leaves.at(i)!)) continue;
+    found.push({
+      kind: "modified",
+      target: "record",
+      seq: i + 1,
+      detail: "the record's bytes are not those this server verified at its seq (signed again)",
+    });
+  }
+  return found;
+}
+
+/**
+ * The leaf hashes of a clean pass, up to `size`: the pass's own, and those of appends this
+ * process made while it ran (its snapshot may predate them), as remembered when they were made.
+ * Null when they do not reach `size`: rows are then proven included one by one.
+ */
+function leavesUpTo(
+  size: number,
+  passed: LeafHashes | null | undefined,
+  remembered: LeafHashes | null | undefined,
+): LeafHashes | null {
+  if (!passed || passed.size > size) return null;
+  if (passed.size === size) return passed;
+  if (!remembered || remembered.size < size) return null;
+  const leaves = passed.prefix(passed.size);
+  for (let i = passed.size; i < size; i++) leaves.append(remembered.at(i)!);
+  return leaves;
 }
 
 /**

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import type { AppContext } from "../context.server";
 import { processWide } from "../process-wide";
+import type { LeafHashes } from "./leaf-hashes";
 import type { CheckpointInfo, Finding, Witness } from "./verify.server";
 
 // What the guard remembers of the trail per server, and when that memory is no longer enough
@@ -17,6 +18,8 @@ export type GuardState = {
   records: number;
   findings: Finding[];
   mailed: Set<string>;
+  /** The leaf hash of every record up to `head`, verified or appended here; null if unknown. */
+  leaves: LeafHashes | null;
 };
 
 export const states = processWide("guard-states", () => new WeakMap<AppContext, GuardState>());

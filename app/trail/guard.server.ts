@@ -47,6 +47,7 @@ export async function ensureTrailIntact(
       records: 0,
       findings: [],
       mailed: new Set(),
+      leaves: null,
     };
     states.set(ctx, state);
     state.findings = [
@@ -89,9 +90,15 @@ export async function assertTrailWritable(
 export function noteOwnWrite(
   ctx: AppContext,
   checkpoint: CheckpointBody & { signature: Buffer },
+  leaves: readonly Buffer[],
 ): void {
   const state = states.get(ctx);
   if (!state || state.findings.length > 0) return;
+  if (state.leaves?.size === checkpoint.treeSize - leaves.length) {
+    for (const leaf of leaves) state.leaves.append(leaf);
+  } else {
+    state.leaves = null;
+  }
   state.head = { ...checkpoint };
   state.trusted = state.head;
   state.records = checkpoint.treeSize;

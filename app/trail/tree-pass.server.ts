@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import type Database from "better-sqlite3";
 import { Frontier } from "../crypto/merkle.server";
+import { LeafHashes } from "./leaf-hashes";
 import {
   leafChunksInThread,
   startLeafWorkers,
@@ -25,6 +26,8 @@ export type RebuiltTree = {
   /** The root at each size asked for (the anchors'), when the records reach it. */
   rootsAt: Map<number, Buffer>;
   lastLogId: string | null;
+  /** Every leaf hash in order, when asked for (the server keeps them: leaf-hashes.ts). */
+  leaves: LeafHashes | null;
 };
 
 /** Below this many records the rows are read in the verifying thread alone. */
@@ -35,6 +38,7 @@ function* treeOf(
   keys: Map<string, KeyObject>,
   anchorSizes: ReadonlySet<number>,
   onChunk: (done: number) => void,
+  keepLeaves: boolean,
 ): Steps<RebuiltTree> {
   const tree: RebuiltTree = {
     frontier: Frontier.empty(),
@@ -42,6 +46,7 @@ function* treeOf(
     keysKnown: true,
     rootsAt: new Map(),
     lastLogId: null,
+    leaves: keepLeaves ? new LeafHashes() : null,
   };
   let expected = 1;
   for (const item of chunks) {
@@ -55,6 +60,7 @@ function* treeOf(
       const size = tree.frontier.treeSize;
       if (anchorSizes.has(size)) tree.rootsAt.set(size, tree.frontier.root());
     }
+    tree.leaves?.append(chunk.hashes.subarray(0, chunk.seqs.length * 32));
     if (chunk.seqs.length > 0) tree.lastLogId = chunk.lastLogId;
     onChunk(tree.frontier.treeSize);
     yield;
@@ -97,8 +103,10 @@ export function* rebuildTree(
     reproduces: (tree: RebuiltTree) => boolean;
     workers: LeafWorkers | null;
     onProgress?: (done: number, total: number) => void;
+    keepLeaves?: boolean;
   },
 ): Steps<RebuiltTree> {
+  const keep = options.keepLeaves ?? false;
   const progress = (done: number) => options.onProgress?.(done, total);
   const { workers } = options;
   if (workers && seqsRunOneToTotal(sqlite, total)) {
@@ -106,14 +114,26 @@ export function* rebuildTree(
       const reading = workers.read(total);
       yield reading.snapshots;
       if (workers.unchanged()) {
-        const tree = yield* treeOf(reading.chunks, options.keys, options.anchorSizes, progress);
+        const tree = yield* treeOf(
+          reading.chunks,
+          options.keys,
+          options.anchorSizes,
+          progress,
+          keep,
+        );
         if (options.reproduces(tree)) return tree;
       }
     } catch {
       // A worker could not read or hash: this thread reads instead.
     }
   }
-  return yield* treeOf(leafChunksInThread(sqlite), options.keys, options.anchorSizes, progress);
+  return yield* treeOf(
+    leafChunksInThread(sqlite),
+    options.keys,
+    options.anchorSizes,
+    progress,
+    keep,
+  );
 }
 /** Whether the seqs are exactly 1 … total, as appends leave them: the workers' chunks are ranges. */
 function seqsRunOneToTotal(sqlite: Database.Database, total: number): boolean {

@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import type Database from "better-sqlite3";
 import { Frontier } from "../crypto/merkle.server";
+import type { LeafHashes } from "./leaf-hashes";
 import { leafWorkersFor, rebuildTree, type RebuiltTree, type Steps } from "./tree-pass.server";
 import type { LeafWorkers } from "./leaf-chunks.server";
 import { checkSignature } from "../crypto/signing.server";
@@ -35,6 +36,8 @@ export type VerifyReport = {
   invitations: number;
   checkpoint: CheckpointInfo | null;
   findings: Finding[];
+  /** With `keepLeaves`, every record's leaf hash in seq order (when seqs run 1, 2, 3 …). */
+  leaves?: LeafHashes | null;
 };
 
 export type VerifyOptions = {
@@ -52,6 +55,8 @@ export type VerifyOptions = {
    * connection to `file` (verifyTrailAsync only). By default, every core for 20,000 rows or more.
    */
   leafThreads?: number;
+  /** Keep every leaf hash in the report (the server's pass: leaf-hashes.ts). */
+  keepLeaves?: boolean;
 };
 
 function readCheckpoint(
@@ -247,6 +252,7 @@ function* verifySteps(
     reproduces,
     workers,
     onProgress: options.onProgress,
+    keepLeaves: options.keepLeaves,
   });
   const sealed = reproduces(tree);
 
@@ -282,6 +288,7 @@ function* verifySteps(
     invitations: invitations.count,
     checkpoint: newest,
     findings,
+    leaves: tree.wellFormed ? tree.leaves : null,
   };
 }
 
