@@ -87,7 +87,7 @@ export async function copyOfSeededTrail(count: number, batch: number): Promise<T
 }
 
 /** Record `seq` as `db` holds it. */
-export const recordAt = (db: Database.Database, seq: number): RawRecord =>
+const recordAt = (db: Database.Database, seq: number): RawRecord =>
   normalizeRecord(
     db
       .prepare(`SELECT ${RECORD_COLUMNS.join(", ")} FROM audit_records WHERE seq = ?`)
